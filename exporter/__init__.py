@@ -1,0 +1,1 @@
+"""Prometheus frontend (installed as lvsmon_exporter): renders lvsmon snapshots."""

@@ -1,0 +1,1 @@
+"""Nagios/Icinga frontend (installed as lvsmon_nagios): check_* plugins."""

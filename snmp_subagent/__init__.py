@@ -1,0 +1,1 @@
+"""AgentX frontend (installed as lvsmon_snmp): keepalived-compatible MIB from lvsmon snapshots."""
