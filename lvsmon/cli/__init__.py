@@ -1,15 +1,44 @@
-"""The lvsmon command line (a frontend: it renders snapshots and calls the core)."""
+"""The lvsmon command line: a frontend that renders snapshots and calls the core.
+
+Errors from the core (lvsmon.errors) become one line on stderr and the
+error's exit code here, and nowhere else.
+"""
 
 import click
 
 from lvsmon import __version__
+from lvsmon.errors import LvsmonError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LvsmonError as exc:
+            click.echo(f"lvsmon: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lvsmon")
 def main():
-    """lvsmon: monitoring for keepalived + LVS/IPVS load balancers."""
+    """lvsmon: monitoring for keepalived + LVS/IPVS load balancers.
 
+    Shows the IPVS table with 64-bit counters and rates, and drains real
+    servers safely before a deploy. Run `lvsmon COMMAND --help` for each
+    command.
+    """
+
+
+def _register():
+    from lvsmon.cli import ipvs_cmd, pool_cmd
+
+    main.add_command(ipvs_cmd.ipvs)
+    main.add_command(pool_cmd.drain)
+    main.add_command(pool_cmd.undrain)
+
+
+_register()
 
 if __name__ == "__main__":
     main()
