@@ -24,4 +24,4 @@ unit: bootstrap
 	$(PY) -m pytest tests/unit
 
 bench: vm-image
-	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) benchmarks/ipvs_read.py
+	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read
