@@ -1,0 +1,3 @@
+from lvsmon.cli import main
+
+main(prog_name="lvsmon")
