@@ -1,0 +1,1 @@
+"""lvsmon tests: unit/, lab/ (namespaces, real daemons), vm/ (real IPVS kernel)."""
