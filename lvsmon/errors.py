@@ -65,3 +65,7 @@ class Timeout(LvsmonError):
     """Waiting for a condition ran out of time."""
 
     exit_code = 6
+
+
+class VrrpError(LvsmonError):
+    """Observing VRRP failed: a raw socket, an interface or a multicast group was refused."""

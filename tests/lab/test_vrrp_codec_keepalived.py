@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lvsmon.vrrp import codec
+from tests.lab.keepalived import spawn_keepalived
 
 pytestmark = pytest.mark.lab
 
@@ -153,13 +154,7 @@ def test_keepalived_adverts_decode(lab):
     router, listener = lab.namespace("router"), lab.namespace("listener")
     segment.attach(router, [f"{ROUTER4}/24", "fd00:20::11/64"])
     segment.attach(listener, [f"{LISTENER4}/24", "fd00:20::30/64"])
-    conf = lab.tmpdir / "keepalived.conf"
-    conf.write_text(KEEPALIVED_CONF)
-    keepalived = router.spawn(
-        ["keepalived", "-n", "-l", "-D", "-P", "-f", conf,
-         "-p", lab.tmpdir / "keepalived.pid", "-r", lab.tmpdir / "vrrp.pid"],
-        name="keepalived",
-    )  # fmt: skip
+    keepalived = spawn_keepalived(lab, router, KEEPALIVED_CONF, name="keepalived")
 
     code = (
         "import sys; from tests.lab.test_vrrp_codec_keepalived import listen; "

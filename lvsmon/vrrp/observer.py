@@ -1,0 +1,179 @@
+"""The VRRP observer: raw sockets per interface feeding one Segment per (interface, family, VRID).
+
+    async with Observer(["eth0"]) as observer:
+        await asyncio.sleep(3)
+        snapshot = observer.snapshot()      # ObserverSnapshot of frozen SegmentViews
+
+Runs on the caller's asyncio loop and never blocks it: sockets are non-blocking and
+read from ``loop.add_reader`` callbacks; a periodic tick lets timeouts (no_master,
+the end of split brain) happen without adverts. Decoding is lvsmon.vrrp.codec,
+detection lvsmon.vrrp.segment; this module only moves bytes between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+
+from lvsmon.errors import VrrpError
+from lvsmon.model import Advert
+from lvsmon.vrrp import sockets
+from lvsmon.vrrp.segment import Segment, Settings
+from lvsmon.vrrp.stats import DecodeStats
+from lvsmon.vrrp.view import ObserverSnapshot
+
+TICK_SECONDS = 0.1
+MAX_READS_PER_WAKEUP = 64  # leave the loop to others during a flood
+
+
+class Observer:
+    """Hears VRRP on the given interfaces (IPv4 and IPv6) and keeps a view per segment."""
+
+    def __init__(
+        self,
+        interfaces: list[str] | None = None,
+        settings: Settings | None = None,
+        clock: Callable[[], float] = time.time,
+        ipv4: bool = True,
+        ipv6: bool = True,
+    ):
+        self.interfaces = list(interfaces) if interfaces else sockets.default_interfaces()
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.families = [name for name, wanted in (("inet", ipv4), ("inet6", ipv6)) if wanted]
+        self.segments: dict[tuple[str, str, int], Segment] = {}
+        self.stats = {ifname: DecodeStats() for ifname in self.interfaces}
+        self.warnings: list[str] = []
+        self._sockets: list[socket.socket] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ticker: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Observer:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Open the sockets and start reading; call from within the running loop."""
+        self._loop = asyncio.get_running_loop()
+        if not self.interfaces:
+            raise VrrpError("no interface to observe", "name one with -i, or bring one up")
+        try:
+            for ifname in self.interfaces:
+                self._open(ifname)
+        except Exception:
+            self.close()
+            raise
+        if not self._sockets:
+            raise VrrpError("no VRRP socket could be opened", "; ".join(self.warnings))
+        self._ticker = self._loop.create_task(self._tick_forever())
+
+    def _open(self, ifname: str) -> None:
+        sockets.interface_index(ifname)  # a typo in -i is an error, not a warning
+        openers = {"inet": sockets.open_ipv4, "inet6": sockets.open_ipv6}
+        for family in self.families:
+            try:
+                sock = openers[family](ifname)
+            except VrrpError as err:
+                # One family missing on one interface (no IPv6 there) is not fatal.
+                self.warnings.append(str(err))
+                continue
+            self._sockets.append(sock)
+            self._loop.add_reader(sock.fileno(), self._readable, sock, ifname, family)
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        for sock in self._sockets:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self._sockets.clear()
+
+    # -- reading --------------------------------------------------------------
+
+    def _readable(self, sock: socket.socket, ifname: str, family: str) -> None:
+        stats = self.stats[ifname]
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                if family == "inet":
+                    advert = stats.decode_ipv4(sock.recv(sockets.RECV_BUFFER))
+                else:
+                    data, ancdata, _flags, address = sock.recvmsg(
+                        sockets.RECV_BUFFER, sockets.ANCILLARY_BUFFER
+                    )
+                    advert = stats.decode_ipv6(data, ancdata, address)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                self.warnings.append(f"reading VRRP on {ifname}: {err.strerror}")
+                return
+            if advert is not None:
+                self.feed(ifname, advert, self.clock())
+
+    def feed(self, ifname: str, advert: Advert, now: float) -> None:
+        """Hand one decoded advert to its segment (also how tests replay captures)."""
+        key = (ifname, advert.family, advert.vrid)
+        segment = self.segments.get(key)
+        if segment is None:
+            segment = self.segments[key] = Segment(*key, settings=self.settings)
+        segment.advert(advert, now)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            self.tick(self.clock())
+
+    def tick(self, now: float) -> None:
+        for segment in self.segments.values():
+            segment.tick(now)
+
+    # -- output ---------------------------------------------------------------
+
+    def snapshot(self) -> ObserverSnapshot:
+        now = self.clock()
+        self.tick(now)
+        views = sorted(
+            (segment.snapshot(now) for segment in self.segments.values()),
+            key=lambda segment: (segment.interface, segment.family, segment.vrid),
+        )
+        return ObserverSnapshot(
+            taken_at=now,
+            interfaces=tuple(self.interfaces),
+            segments=tuple(views),
+            decode_stats={ifname: stats.as_dict() for ifname, stats in self.stats.items()},
+            warnings=tuple(dict.fromkeys(self.warnings)),
+        )
+
+    @property
+    def longest_interval_seconds(self) -> float:
+        return max((s.longest_interval_seconds for s in self.segments.values()), default=0.0)
+
+
+async def observe_for(
+    interfaces: list[str] | None,
+    duration: float | None,
+    settings: Settings | None = None,
+    minimum: float = 3.0,
+) -> ObserverSnapshot:
+    """Listen, then return one snapshot. Without a duration: 3 x the longest advert
+    interval heard, at least ``minimum`` seconds."""
+    async with Observer(interfaces, settings) as observer:
+        started = time.monotonic()
+        while True:
+            wanted = (
+                duration
+                if duration is not None
+                else max(minimum, 3 * observer.longest_interval_seconds)
+            )
+            left = started + wanted - time.monotonic()
+            if left <= 0:
+                return observer.snapshot()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.sleep(min(left, 0.1))

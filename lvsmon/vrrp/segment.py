@@ -1,0 +1,427 @@
+"""What the adverts heard on one segment mean: routers, master, and the failures they show.
+
+Pure logic, no sockets and no clock of its own: feed it ``(advert, receive time)``
+with ``Segment.advert`` and let time pass with ``Segment.tick``; read frozen
+``SegmentView`` snapshots. Tests drive it with captured adverts and a made-up clock.
+
+In VRRP only the master sends adverts, so "who is master" is "who is advertising"
+(priority 0 means "I am leaving"). A router counts as advertising while its last
+advert had a non-zero priority and is younger than its Master_Down_Interval.
+
+Split brain vs. preemption: when a higher-priority router starts, the old master
+hears it and falls silent at once, so their adverts interleave for about one
+interval. Split brain is two routers whose advertising runs overlap (from the
+later run's start to the earlier of their latest adverts) for longer than
+Master_Down_Interval. Its start is when the overlap began, its end when fewer
+than two of them were still advertising.
+
+No master: after a master was seen, silence for longer than the slowest backup
+(priority 1) would wait before taking over, plus a grace for timer jitter; a
+backup that takes over in time never causes it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lvsmon.model import Advert
+from lvsmon.vrrp import view
+from lvsmon.vrrp.view import Anomaly, RouterSeen, SegmentEvent, SegmentView, master_down_interval
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Thresholds of the detections."""
+
+    flap_threshold: int = 3  # flapping: more master changes than this ...
+    flap_window_seconds: float = 60.0  # ... within this window
+    # Routers silent for longer are left out of mismatch checks (still listed).
+    forget_after_seconds: float = 60.0
+    # no_master waits this fraction of the advert interval beyond Master_Down_Interval.
+    no_master_grace_intervals: float = 0.5
+    event_log_length: int = 200
+    ended_anomalies_kept: int = 50
+
+
+class _Router:
+    """Mutable state of one router; RouterSeen is its snapshot."""
+
+    def __init__(self, advert: Advert, now: float):
+        self.address = advert.source
+        self.first_seen = now
+        self.adverts = 0
+        self.run_start: float | None = None  # start of the current advertising run
+        self.update(advert, now)
+
+    def update(self, advert: Advert, now: float) -> None:
+        self.version = advert.version
+        self.priority = advert.priority
+        self.interval_cs = advert.advert_interval_centiseconds
+        self.auth_type = advert.auth_type
+        self.auth_data = advert.auth_data
+        self.vips = advert.addresses
+        self.checksum_form = advert.checksum_form
+        self.ttl = advert.ttl
+        self.adverts += 1
+        self.last_seen = now
+
+    @property
+    def interval(self) -> float:
+        # An interval of 0 is invalid on the wire; treat it as 1 cs to keep the arithmetic sane.
+        return max(self.interval_cs, 1) / 100
+
+    @property
+    def down_interval(self) -> float:
+        return master_down_interval(self.interval, max(self.priority, 1))
+
+    def advertising(self, now: float) -> bool:
+        return self.priority > 0 and now - self.last_seen <= self.down_interval
+
+    def snapshot(self, now: float) -> RouterSeen:
+        return RouterSeen(
+            address=self.address,
+            version=self.version,
+            priority=self.priority,
+            advert_interval_centiseconds=self.interval_cs,
+            auth_type=self.auth_type,
+            vips=self.vips,
+            checksum_form=self.checksum_form,
+            ttl=self.ttl,
+            adverts=self.adverts,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            advertising=self.advertising(now),
+        )
+
+
+class _OpenAnomaly:
+    def __init__(self, name: str, start: float, routers: tuple[str, ...], detail: str):
+        self.name, self.start, self.routers, self.detail = name, start, routers, detail
+
+    def snapshot(self, end: float | None = None) -> Anomaly:
+        return Anomaly(self.name, self.start, end, self.routers, self.detail)
+
+
+def _address_key(address: str) -> int:
+    return int(ipaddress.ip_address(address.partition("%")[0]))
+
+
+class Segment:
+    """The view of one (interface, family, VRID), fed adverts and clock ticks."""
+
+    def __init__(self, interface: str, family: str, vrid: int, settings: Settings | None = None):
+        self.interface, self.family, self.vrid = interface, family, vrid
+        self.settings = settings or Settings()
+        self._routers: dict[str, _Router] = {}
+        self._master: str | None = None
+        self._last_master: str | None = None
+        self._master_since: float | None = None
+        self._master_changes = 0
+        self._change_times: deque[float] = deque()
+        self._last_advert_at: float | None = None
+        self._last_master_interval = 1.0
+        self._open: dict[tuple[str, str], _OpenAnomaly] = {}
+        self._ended: deque[Anomaly] = deque(maxlen=self.settings.ended_anomalies_kept)
+        self._events: deque[SegmentEvent] = deque(maxlen=self.settings.event_log_length)
+
+    # -- input ------------------------------------------------------------------
+
+    def advert(self, advert: Advert, now: float) -> None:
+        """One advert from this segment, received at ``now``."""
+        router = self._routers.get(advert.source)
+        if router is None:
+            router = self._routers[advert.source] = _Router(advert, now)
+            self._log(now, "router_heard", f"{advert.source} priority {advert.priority}")
+        else:
+            was_advertising = router.advertising(now)
+            router.update(advert, now)
+            if not was_advertising:
+                router.run_start = None
+        if advert.priority == 0:
+            router.run_start = None
+            self._log(now, "release", f"{advert.source} sent priority 0")
+            self._start(
+                view.GRACEFUL_RELEASE,
+                advert.source,
+                now,
+                (advert.source,),
+                f"{advert.source} gave up mastership (priority 0)",
+            )
+        elif router.run_start is None:
+            router.run_start = now
+        self._last_advert_at = now
+        self._per_advert_checks(advert, now)
+        self._evaluate(now)
+
+    def tick(self, now: float) -> None:
+        """Let time pass: ends advertising runs, starts no_master, ends time-bound anomalies."""
+        self._evaluate(now)
+
+    # -- output -----------------------------------------------------------------
+
+    def snapshot(self, now: float) -> SegmentView:
+        routers = sorted(self._routers.values(), key=lambda r: _address_key(r.address))
+        anomalies = list(self._ended) + [item.snapshot() for item in self._open.values()]
+        anomalies.sort(key=lambda anomaly: anomaly.start)
+        return SegmentView(
+            interface=self.interface,
+            family=self.family,
+            vrid=self.vrid,
+            master=self._master,
+            master_since=self._master_since,
+            master_changes=self._master_changes,
+            routers=tuple(router.snapshot(now) for router in routers),
+            anomalies=tuple(anomalies),
+            events=tuple(self._events),
+            taken_at=now,
+        )
+
+    @property
+    def longest_interval_seconds(self) -> float:
+        return max((router.interval for router in self._routers.values()), default=0.0)
+
+    # -- detection ----------------------------------------------------------------
+
+    def _per_advert_checks(self, advert: Advert, now: float) -> None:
+        source = advert.source
+        if advert.ttl_ok:
+            self._stop(view.BAD_TTL, source, now)
+        else:
+            self._start(
+                view.BAD_TTL,
+                source,
+                now,
+                (source,),
+                f"{source} sends TTL/hop limit {advert.ttl}, not 255",
+            )
+        if advert.checksum_ok:
+            self._stop(view.BAD_CHECKSUM, source, now)
+        else:
+            self._start(
+                view.BAD_CHECKSUM,
+                source,
+                now,
+                (source,),
+                f"{source} sends checksums matching no known form",
+            )
+
+    def _evaluate(self, now: float) -> None:
+        advertising = [r for r in self._routers.values() if r.advertising(now)]
+        self._follow_master(advertising, now)
+        self._check_no_master(advertising, now)
+        self._check_split_brain(advertising, now)
+        self._check_mismatches(now)
+        self._check_flapping(now)
+        self._forget_stale_per_router(now)
+
+    def _follow_master(self, advertising: list[_Router], now: float) -> None:
+        best = max(advertising, key=lambda r: (r.priority, _address_key(r.address)), default=None)
+        master = best.address if best else None
+        if best is not None:
+            self._last_master_interval = best.interval
+            # A release is over once some router advertises after it.
+            for name, subject in list(self._open):
+                if (
+                    name == view.GRACEFUL_RELEASE
+                    and best.last_seen > self._open[(name, subject)].start
+                ):
+                    self._stop(name, subject, best.last_seen)
+        if master == self._master:
+            return
+        self._master = master
+        if master is None:
+            self._log(now, "master", "no router is advertising")
+            return
+        self._master_since = best.run_start
+        if master != self._last_master:
+            if self._last_master is not None:
+                self._master_changes += 1
+                self._change_times.append(now)
+            self._log(now, "master", f"{master} is master (priority {best.priority})")
+            self._last_master = master
+
+    def _check_no_master(self, advertising: list[_Router], now: float) -> None:
+        if advertising or self._last_advert_at is None:
+            self._stop(view.NO_MASTER, "", now)
+            return
+        # The slowest backup (priority 1) waits this long after the last advert it heard.
+        interval = self._last_master_interval
+        grace = self.settings.no_master_grace_intervals * interval
+        wait = master_down_interval(interval, 1) + grace
+        if now - self._last_advert_at > wait:
+            self._start(
+                view.NO_MASTER,
+                "",
+                self._last_advert_at + wait,
+                (),
+                f"no advert for more than {wait:.2f} s",
+            )
+
+    def _check_split_brain(self, advertising: list[_Router], now: float) -> None:
+        involved: dict[str, _Router] = {}
+        overlap_start = None
+        for i, first in enumerate(advertising):
+            for second in advertising[i + 1 :]:
+                begin = max(first.run_start, second.run_start)
+                overlap = min(first.last_seen, second.last_seen) - begin
+                limit = master_down_interval(
+                    max(first.interval, second.interval), min(first.priority, second.priority)
+                )
+                if overlap > limit:
+                    involved[first.address] = first
+                    involved[second.address] = second
+                    overlap_start = begin if overlap_start is None else min(overlap_start, begin)
+        key = (view.SPLIT_BRAIN, "")
+        current = self._open.get(key)
+        if involved:
+            names = tuple(sorted(involved, key=_address_key))
+            if current is None:
+                self._start(view.SPLIT_BRAIN, "", overlap_start, names, _split_detail(names))
+            elif set(names) - set(current.routers):
+                current.routers = tuple(sorted(set(current.routers) | set(names), key=_address_key))
+                current.detail = _split_detail(current.routers)
+            return
+        if current is not None:
+            # It ended when the second-to-last of its routers stopped advertising.
+            last_times = sorted(
+                (self._routers[a].last_seen for a in current.routers if a in self._routers),
+                reverse=True,
+            )
+            end = last_times[1] if len(last_times) > 1 else now
+            self._stop(view.SPLIT_BRAIN, "", max(end, current.start))
+
+    def _check_mismatches(self, now: float) -> None:
+        present = [
+            r
+            for r in self._routers.values()
+            if now - r.last_seen <= self.settings.forget_after_seconds
+        ]
+        self._differ(
+            view.INTERVAL_MISMATCH,
+            present,
+            now,
+            lambda r: r.interval_cs,
+            lambda cs: f"advert interval {cs / 100:g} s",
+        )
+        self._differ(
+            view.VERSION_MISMATCH, present, now, lambda r: r.version, lambda v: f"VRRPv{v}"
+        )
+        self._differ(
+            view.AUTH_MISMATCH,
+            [r for r in present if r.version == 2],
+            now,
+            lambda r: (r.auth_type, r.auth_data),
+            _describe_auth,
+        )
+        self._check_vip_sets(present, now)
+        owners = tuple(sorted((r.address for r in present if r.priority == 255), key=_address_key))
+        if len(owners) > 1:
+            self._start(
+                view.DUPLICATE_OWNER,
+                "",
+                now,
+                owners,
+                f"priority 255 claimed by {', '.join(owners)}",
+            )
+        else:
+            self._stop(view.DUPLICATE_OWNER, "", now)
+
+    def _differ(
+        self,
+        name: str,
+        routers: list[_Router],
+        now: float,
+        value_of: Callable[[_Router], object],
+        describe: Callable[[object], str],
+    ) -> None:
+        """Open ``name`` while the routers disagree on ``value_of``; keep its text current."""
+        groups: dict[object, list[str]] = {}
+        for router in routers:
+            groups.setdefault(value_of(router), []).append(router.address)
+        if len(groups) < 2:
+            self._stop(name, "", now)
+            return
+        involved = tuple(sorted((a for group in groups.values() for a in group), key=_address_key))
+        detail = "; ".join(f"{describe(v)}: {', '.join(group)}" for v, group in groups.items())
+        self._start(name, "", now, involved, detail)
+        self._open[(name, "")].routers = involved
+        self._open[(name, "")].detail = detail
+
+    def _check_vip_sets(self, present: list[_Router], now: float) -> None:
+        sets: dict[frozenset[str], list[str]] = {}
+        for router in present:
+            sets.setdefault(frozenset(router.vips), []).append(router.address)
+        groups = list(sets.items())
+        disjoint = any(
+            a and b and not (a & b) for i, (a, _) in enumerate(groups) for b, _ in groups[i + 1 :]
+        )
+        routers = tuple(sorted((a for _, group in groups for a in group), key=_address_key))
+        detail = "; ".join(
+            f"{{{', '.join(sorted(vips))}}}: {', '.join(group)}" for vips, group in groups
+        )
+        for name, holds in (
+            (view.VRID_COLLISION, disjoint),
+            (view.VIP_MISMATCH, len(groups) > 1 and not disjoint),
+        ):
+            if holds:
+                self._start(name, "", now, routers, detail)
+            else:
+                self._stop(name, "", now)
+
+    def _check_flapping(self, now: float) -> None:
+        window, threshold = self.settings.flap_window_seconds, self.settings.flap_threshold
+        times = self._change_times
+        recent = sum(1 for t in times if t > now - window)
+        if recent > threshold:
+            self._start(
+                view.FLAPPING, "", now, (), f"more than {threshold} master changes in {window:g} s"
+            )
+        elif (view.FLAPPING, "") in self._open:
+            # The count fell to the threshold when the oldest change keeping it above
+            # left the window (times always keeps the last threshold + 1 changes).
+            self._stop(view.FLAPPING, "", min(times[-(threshold + 1)] + window, now))
+        while len(times) > threshold + 1 and times[0] <= now - window:
+            times.popleft()
+
+    def _forget_stale_per_router(self, now: float) -> None:
+        for name, subject in list(self._open):
+            if name in (view.BAD_TTL, view.BAD_CHECKSUM):
+                router = self._routers.get(subject)
+                if router and now - router.last_seen > self.settings.forget_after_seconds:
+                    self._stop(name, subject, router.last_seen)
+
+    # -- bookkeeping --------------------------------------------------------------
+
+    def _start(
+        self, name: str, subject: str, start: float, routers: tuple[str, ...], detail: str
+    ) -> None:
+        if (name, subject) in self._open:
+            return
+        self._open[(name, subject)] = _OpenAnomaly(name, start, routers, detail)
+        self._log(start, "anomaly_start", f"{name}: {detail}")
+
+    def _stop(self, name: str, subject: str, end: float) -> None:
+        item = self._open.pop((name, subject), None)
+        if item is None:
+            return
+        self._ended.append(item.snapshot(end))
+        self._log(end, "anomaly_end", f"{name} ended ({item.detail})")
+
+    def _log(self, at: float, kind: str, detail: str) -> None:
+        self._events.append(SegmentEvent(at, kind, detail))
+
+
+def _describe_auth(auth: object) -> str:
+    auth_type, data = auth  # type: ignore[misc]
+    if auth_type == "simple":
+        # Never show the password: only enough to tell two apart.
+        return f"auth simple (password #{zlib.crc32(data) & 0xFFFF:04x})"
+    return f"auth {auth_type}"
+
+
+def _split_detail(routers: tuple[str, ...]) -> str:
+    return f"{len(routers)} routers advertising at once: {', '.join(routers)}"

@@ -1,0 +1,253 @@
+"""The VRRP observer against real keepalived pairs, from a third namespace on the segment.
+
+Nodes a (priority 150) and b (priority 100) each run one keepalived with three
+instances: VRID 51 VRRPv2 with auth_type PASS (1 s), VRID 52 VRRPv3 over IPv4
+(0.5 s, two VIPs), VRID 53 VRRPv3 over IPv6 (0.5 s). The observer namespace runs
+the observer library (tests.lab.vrrp_probe, snapshots in a file) and the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+A4, B4, OBS4 = "10.30.0.11", "10.30.0.12", "10.30.0.30"
+A6, B6, OBS6 = "fd00:30::11", "fd00:30::12", "fd00:30::30"
+VIPS = {51: ["10.30.0.100"], 52: ["10.30.0.101", "10.30.0.102"], 53: ["fd00:30::100"]}
+FAMILY = {51: "inet", 52: "inet", 53: "inet6"}
+INTERVAL = {51: 1.0, 52: 0.5, 53: 0.5}
+
+
+def pair_conf(node: str, priority: int) -> str:
+    return keepalived_conf(node, [
+        vrrp_instance("V2PASS", vrid=51, priority=priority, version=2, advert_int=1,
+                      auth_pass="secret12", vips=["10.30.0.100/24"]),
+        vrrp_instance("V3V4", vrid=52, priority=priority, version=3, advert_int=0.5,
+                      vips=["10.30.0.101/24", "10.30.0.102/24"]),
+        vrrp_instance("V3V6", vrid=53, priority=priority, version=3, advert_int=0.5,
+                      vips=["fd00:30::100/64"]),
+    ])  # fmt: skip
+
+
+class Probe:
+    """The observer library running in the observer namespace, read through its snapshot file."""
+
+    def __init__(self, lab, namespace, interface: str = "eth0"):
+        self.lab = lab
+        self.path = lab.tmpdir / "vrrp-snapshot.json"
+        self.process = namespace.spawn(
+            [sys.executable, "-m", "tests.lab.vrrp_probe", self.path, interface],
+            name="vrrp-probe",
+            env={"PYTHONPATH": REPO},
+        )
+        lab.wait_for(self.path.exists, 10, what="first observer snapshot")
+
+    def segments(self) -> dict[int, dict]:
+        self.process.check_running()
+        document = json.loads(self.path.read_text())
+        return {segment["vrid"]: segment for segment in document["segments"]}
+
+    def wait(self, predicate, timeout: float, what: str):
+        """Wait until predicate(segments by VRID) is truthy; returns the segments then."""
+
+        def check():
+            segments = self.segments()
+            return segments if predicate(segments) else None
+
+        try:
+            return self.lab.wait_for(check, timeout, what=what)
+        except Exception as error:
+            raise AssertionError(f"{error}\nlast snapshot: {self.segments()}") from None
+
+
+def router(segment: dict, address: str) -> dict | None:
+    return next((r for r in segment["routers"] if r["address"] == address), None)
+
+
+def history(segment: dict, name: str) -> list[dict]:
+    return [item for item in segment["anomaly_history"] if item["name"] == name]
+
+
+def masters_are(addresses: dict[int, str]):
+    return lambda segments: all(
+        vrid in segments and segments[vrid]["master"] == address
+        for vrid, address in addresses.items()
+    )
+
+
+def all_have(name: str, active: bool = True):
+    return lambda segments: all(
+        vrid in segments and (name in segments[vrid]["anomalies"]) == active for vrid in VIPS
+    )
+
+
+def link_local(namespace) -> str:
+    return next(a.split("/")[0] for a in namespace.addresses("eth0") if a.startswith("fe80:"))
+
+
+def block_peer(namespace, peer4: str, peer6: str) -> None:
+    """Drop VRRP arriving from the peer (IPv4 and its IPv6 link-local address)."""
+    ruleset = (
+        "table inet lvsmt_block {\n"
+        "  chain input {\n"
+        "    type filter hook input priority 0; policy accept;\n"
+        f"    ip saddr {peer4} ip protocol vrrp drop\n"
+        f"    ip6 saddr {peer6} meta l4proto vrrp drop\n"
+        "  }\n"
+        "}\n"
+    )
+    namespace.run(["nft", "-f", "-"], input=ruleset)
+
+
+def unblock(namespace) -> None:
+    namespace.run(["nft", "delete", "table", "inet", "lvsmt_block"])
+
+
+def test_observer_follows_keepalived_pair(lab):
+    segment = lab.segment("vrrp")
+    a, b, obs = lab.namespace("a"), lab.namespace("b"), lab.namespace("obs")
+    segment.attach(a, [f"{A4}/24", f"{A6}/64"])
+    segment.attach(b, [f"{B4}/24", f"{B6}/64"])
+    segment.attach(obs, [f"{OBS4}/24", f"{OBS6}/64"])
+    a6, b6 = link_local(a), link_local(b)
+    addr_a = {51: A4, 52: A4, 53: a6}
+    addr_b = {51: B4, 52: B4, 53: b6}
+    probe = Probe(lab, obs)
+    timings = {}
+
+    # b alone: it becomes master of all three VRIDs.
+    started = time.monotonic()
+    ka_b = spawn_keepalived(lab, b, pair_conf("node-b", 100))
+    probe.wait(masters_are(addr_b), 15, "b master everywhere")
+    timings["b master"] = time.monotonic() - started
+
+    # a starts later with a higher priority: a normal preemption, never split brain.
+    started = time.monotonic()
+    ka_a = spawn_keepalived(lab, a, pair_conf("node-a", 150))
+    segments = probe.wait(masters_are(addr_a), 15, "a preempts b")
+    timings["a preempts"] = time.monotonic() - started
+    time.sleep(4)  # longer than Master_Down_Interval (v2: 3 + 106/256 s): a split would show
+    segments = probe.segments()
+    for vrid, vips in VIPS.items():
+        view = segments[vrid]
+        assert view["master"] == addr_a[vrid]
+        assert view["family"] == FAMILY[vrid] and view["interface"] == "eth0"
+        assert history(view, "split_brain") == [], view
+        assert view["master_changes"] == 1, view
+        ra, rb = router(view, addr_a[vrid]), router(view, addr_b[vrid])
+        assert (ra["priority"], rb["priority"]) == (150, 100)
+        assert ra["advert_interval"] == rb["advert_interval"] == INTERVAL[vrid]
+        assert sorted(ra["vips"]) == sorted(rb["vips"]) == vips
+        assert ra["version"] == (2 if vrid == 51 else 3)
+        assert ra["auth_type"] == ("simple" if vrid == 51 else None)
+        assert view["anomalies"] == [], view
+
+    # The real CLI in the observer namespace names the same master, priority, interval, VIPs.
+    done = obs.run(
+        [sys.executable, "-m", "lvsmon", "vrrp", "status", "--json", "--duration", "2.5",
+         "-i", "eth0"],
+        env={"PYTHONPATH": REPO}, timeout=20,
+    )  # fmt: skip
+    cli = {view["vrid"]: view for view in json.loads(done.stdout)}
+    assert sorted(cli) == [51, 52, 53]
+    for vrid, vips in VIPS.items():
+        view = cli[vrid]
+        assert (view["interface"], view["family"], view["master"]) == (
+            "eth0", FAMILY[vrid], addr_a[vrid])
+        master = router(view, addr_a[vrid])
+        assert master["priority"] == 150 and master["advert_interval"] == INTERVAL[vrid]
+        assert sorted(master["vips"]) == vips
+        assert master["auth_type"] == ("simple" if vrid == 51 else None)
+        assert master["last_seen"] <= time.time()
+        assert view["anomalies"] == []
+
+    # Both nodes drop each other's adverts; the observer hears both: split brain, then its end.
+    started = time.monotonic()
+    block_peer(a, B4, b6)
+    block_peer(b, A4, a6)
+    segments = probe.wait(all_have("split_brain"), 15, "split brain reported")
+    timings["split brain reported"] = time.monotonic() - started
+    for vrid in VIPS:
+        (item,) = history(segments[vrid], "split_brain")
+        assert set(item["routers"]) == {addr_a[vrid], addr_b[vrid]}
+        assert item["end"] is None
+    lifted = time.time()
+    unblock(a)
+    unblock(b)
+    segments = probe.wait(all_have("split_brain", active=False), 10, "split brain ended")
+    timings["split brain ended"] = time.time() - lifted
+    for vrid in VIPS:
+        (item,) = history(segments[vrid], "split_brain")
+        # It ended at b's last advert, right after the block was lifted.
+        assert lifted - 1 < item["end"] < lifted + INTERVAL[vrid] + 1, item
+        assert segments[vrid]["master"] == addr_a[vrid]
+
+    # The master dies without a word: b takes over, and no_master is never reported.
+    killed = time.monotonic()
+    kill_hard(ka_a)
+    segments = probe.wait(masters_are(addr_b), 10, "b takes over")
+    timings["b takes over"] = time.monotonic() - killed
+    time.sleep(1)
+    for vrid in VIPS:
+        assert history(probe.segments()[vrid], "no_master") == []
+
+    # Both gone: no master.
+    killed = time.monotonic()
+    kill_hard(ka_b)
+    segments = probe.wait(all_have("no_master"), 10, "no_master reported")
+    timings["no_master reported"] = time.monotonic() - killed
+    for vrid in VIPS:
+        assert segments[vrid]["master"] is None
+        # no_master starts 3 x interval + skew(priority 1) + half an interval after the last advert.
+        (item,) = history(segments[vrid], "no_master")
+        last = router(segments[vrid], addr_b[vrid])["last_seen"]
+        assert item["start"] == pytest.approx(last + 4.5 * INTERVAL[vrid], abs=0.2)
+    print("timings (s):", {key: round(value, 2) for key, value in timings.items()})
+
+
+def test_observer_reports_interval_and_password_mismatch(lab):
+    segment = lab.segment("vrrp")
+    a, b, obs = lab.namespace("a"), lab.namespace("b"), lab.namespace("obs")
+    segment.attach(a, [f"{A4}/24"])
+    segment.attach(b, [f"{B4}/24"])
+    segment.attach(obs, [f"{OBS4}/24"])
+    probe = Probe(lab, obs)
+
+    def conf(node: str, priority: int, interval: int, password: str) -> str:
+        return keepalived_conf(node, [
+            vrrp_instance("INTERVAL", vrid=61, priority=priority, version=2,
+                          advert_int=interval, auth_pass="same1234", vips=["10.30.0.161/24"]),
+            vrrp_instance("PASSWORD", vrid=62, priority=priority, version=2, advert_int=1,
+                          auth_pass=password, vips=["10.30.0.162/24"]),
+        ])  # fmt: skip
+
+    spawn_keepalived(lab, b, conf("node-b", 100, 2, "secretB"), name="keepalived-b")
+    probe.wait(masters_are({61: B4, 62: B4}), 15, "b master")
+    spawn_keepalived(lab, a, conf("node-a", 150, 1, "secretA"), name="keepalived-a")
+
+    def reported(segments):
+        return (
+            61 in segments
+            and "interval_mismatch" in segments[61]["anomalies"]
+            and 62 in segments
+            and "auth_mismatch" in segments[62]["anomalies"]
+        )
+
+    segments = probe.wait(reported, 15, "interval and password mismatch")
+    interval = segments[61]
+    assert {r["address"]: r["advert_interval"] for r in interval["routers"]} == {A4: 1, B4: 2}
+    assert "auth_mismatch" not in interval["anomalies"]
+    password = segments[62]
+    assert "interval_mismatch" not in password["anomalies"]
+    (item,) = history(password, "auth_mismatch")
+    assert set(item["routers"]) == {A4, B4}
+    assert "secret" not in item["detail"]  # passwords are told apart, never shown
