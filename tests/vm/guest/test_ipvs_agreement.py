@@ -38,12 +38,15 @@ ATTEMPTS = 8
 # --- the child, in the director's namespace ---------------------------------------------
 
 
-def _witness() -> dict[str, str]:
+def _witness(views=tuple(WITNESS_VIEWS)) -> dict[str, str]:
     return {
-        name: subprocess.run(["ipvsadm", *args], capture_output=True, text=True,
-                             check=True).stdout
-        for name, args in WITNESS_VIEWS.items()
+        name: subprocess.run(["ipvsadm", *WITNESS_VIEWS[name]], capture_output=True,
+                             text=True, check=True).stdout
+        for name in views
     }  # fmt: skip
+
+
+SETTINGS_VIEWS = ("list", "thresholds", "tunnels")
 
 
 def snapshot(hz: int | None) -> dict:
@@ -62,25 +65,52 @@ def snapshot(hz: int | None) -> dict:
     }
 
 
-def set_weight(service: str, real_server: str, weight: int) -> dict:
-    from lvsmon.errors import LvsmonError
+SET_WEIGHT_CASES = [  # rs3 of nat has thresholds 100/10; rs3 of tunnel is an IPIP tunnel
+    ("tcp:10.100.0.1:80", "10.20.0.13:8080"),
+    ("tcp:10.100.0.3:80", "10.20.0.13:80"),
+]
+UNKNOWN_CASES = [  # service, real server: one of them does not exist
+    ("tcp:10.100.0.1:80", "10.20.0.99:8080"),
+    ("tcp:10.100.0.99:80", "10.20.0.11:8080"),
+    ("fwm6:7", "10.20.0.12:8080"),  # mark 7 exists for IPv4 only
+]
+
+
+def set_weights() -> dict:
+    """Weight 7 and back for each SET_WEIGHT_CASES entry, then the unknown ones, with
+    ipvsadm's view around each step. One process: one (slow, under TCG) Python start."""
+    from lvsmon.errors import NotFound
     from lvsmon.ipvs import IpvsNetlink, parse_real_server, parse_service
 
-    key = parse_service(service)
-    address, port = parse_real_server(real_server)
-    try:
-        with IpvsNetlink() as nl:
-            old = nl.set_weight(key, address, port, weight)
-    except LvsmonError as exc:
-        return {"error": type(exc).__name__, "message": str(exc)}
-    return {"old_weight": old.weight}
+    steps = []
+    with IpvsNetlink() as nl:
+        for service, real_server in SET_WEIGHT_CASES:
+            key, (address, port) = parse_service(service), parse_real_server(real_server)
+            before = _witness(SETTINGS_VIEWS)
+            old = nl.set_weight(key, address, port, 7)
+            changed = _witness(SETTINGS_VIEWS)
+            nl.set_weight(key, address, port, old.weight)
+            steps.append({"service": service, "real_server": real_server,
+                          "old_weight": old.weight, "before": before, "changed": changed,
+                          "restored": _witness(SETTINGS_VIEWS)})
+        unknown_before = _witness(("list",))["list"]
+        refused = []
+        for service, real_server in UNKNOWN_CASES:
+            try:
+                nl.set_weight(parse_service(service), *parse_real_server(real_server), 0)
+                refused.append("accepted")
+            except NotFound as exc:
+                refused.append(str(exc))
+        unknown_after = _witness(("list",))["list"]
+    return {"steps": steps, "refused": refused,
+            "unknown_before": unknown_before, "unknown_after": unknown_after}
 
 
 def main(argv: list[str]) -> None:
     if argv[0] == "snapshot":
         result = snapshot(int(argv[1]) if argv[1] != "-" else None)
-    elif argv[0] == "set-weight":
-        result = set_weight(argv[1], argv[2], int(argv[3]))
+    elif argv[0] == "set-weights":
+        result = set_weights()
     else:
         raise SystemExit(f"unknown command {argv[0]!r}")
     print(json.dumps(result))
@@ -388,49 +418,41 @@ def test_version_table_size_and_no_warnings(agreement):
         assert all("jiffies" in w for w in snap["procfs"]["warnings"])
 
 
-def test_set_weight_keeps_the_other_settings(ipvs_topology):
-    topo = ipvs_topology
-    # rs3 of nat has thresholds 100/10; rs3 of tunnel is an IPIP tunnel.
-    cases = [("tcp:10.100.0.1:80", "10.20.0.13:8080"), ("tcp:10.100.0.3:80", "10.20.0.13:80")]
-    for service, real_server in cases:
-        before = parse_witness(_witness_in(topo))[1]
-        key = _spec_key(service)
-        old = before[key].dests[real_server]
-        answer = _in_director(topo, "set-weight", service, real_server, "7")
-        try:
-            assert answer == {"old_weight": old["weight"]}
-            after = parse_witness(_witness_in(topo))[1]
-            new = after[key].dests[real_server]
-            assert new["weight"] == 7
-            for kept in ("forward", "upper", "lower", "tunnel_info"):
-                assert new[kept] == old[kept], kept
-            # Nothing else in the table changed.
-            for other_key, svc in after.items():
-                for endpoint, dest in svc.dests.items():
-                    if (other_key, endpoint) != (key, real_server):
-                        assert dest["weight"] == before[other_key].dests[endpoint]["weight"]
-        finally:
-            _in_director(topo, "set-weight", service, real_server, str(old["weight"]))
-        restored = parse_witness(_witness_in(topo))[1][key].dests[real_server]
-        assert restored["weight"] == old["weight"]
+@pytest.fixture(scope="module")
+def weights_changed(ipvs_topology):
+    return _in_director(ipvs_topology, "set-weights")
 
 
-def test_set_weight_of_unknown_things_changes_nothing(ipvs_topology):
-    topo = ipvs_topology
-    listing = topo.ipvsadm("-Ln")
-    unknown_rs = _in_director(topo, "set-weight", "tcp:10.100.0.1:80", "10.20.0.99:8080", "0")
-    assert unknown_rs["error"] == "NotFound"
-    assert "no real server 10.20.0.99:8080 in tcp:10.100.0.1:80" in unknown_rs["message"]
-    unknown_svc = _in_director(topo, "set-weight", "tcp:10.100.0.99:80", "10.20.0.11:8080", "0")
-    assert unknown_svc["error"] == "NotFound"
-    assert "no virtual service tcp:10.100.0.99:80" in unknown_svc["message"]
-    wrong_family = _in_director(topo, "set-weight", "fwm6:7", "10.20.0.12:8080", "0")
-    assert wrong_family["error"] == "NotFound"
-    assert topo.ipvsadm("-Ln") == listing
+def test_set_weight_keeps_the_other_settings(weights_changed):
+    assert len(weights_changed["steps"]) == len(SET_WEIGHT_CASES)
+    for step in weights_changed["steps"]:
+        key, endpoint = _spec_key(step["service"]), step["real_server"]
+        before = parse_witness(step["before"])[1]
+        changed = parse_witness(step["changed"])[1]
+        old, new = before[key].dests[endpoint], changed[key].dests[endpoint]
+        assert step["old_weight"] == old["weight"] != 7
+        assert new["weight"] == 7
+        for kept in ("forward", "upper", "lower", "tunnel_info", "active", "inactive"):
+            assert new[kept] == old[kept], (endpoint, kept)
+        # Nothing else in the table changed.
+        for other_key, svc in changed.items():
+            for other, dest in svc.dests.items():
+                if (other_key, other) != (key, endpoint):
+                    assert dest["weight"] == before[other_key].dests[other]["weight"]
+        assert step["restored"]["list"] == step["before"]["list"]
+        assert step["restored"]["thresholds"] == step["before"]["thresholds"]
+        assert step["restored"]["tunnels"] == step["before"]["tunnels"]
+    tunnel = parse_witness(weights_changed["steps"][1]["changed"])[1]
+    assert tunnel[("tcp", "10.100.0.3", 80)].dests["10.20.0.13:80"]["tunnel_info"] == "ipip"
 
 
-def _witness_in(topo) -> dict[str, str]:
-    return {name: topo.ipvsadm(*args) for name, args in WITNESS_VIEWS.items()}
+def test_set_weight_of_unknown_things_changes_nothing(weights_changed):
+    assert weights_changed["refused"] == [
+        "no real server 10.20.0.99:8080 in tcp:10.100.0.1:80: list them with `lvsmon ipvs`",
+        "no virtual service tcp:10.100.0.99:80: list them with `lvsmon ipvs`",
+        "no virtual service fwm6:7: list them with `lvsmon ipvs`",
+    ]
+    assert weights_changed["unknown_after"] == weights_changed["unknown_before"]
 
 
 def _spec_key(service: str) -> tuple:
