@@ -67,5 +67,15 @@ class Timeout(LvsmonError):
     exit_code = 6
 
 
+class SnatError(LvsmonError):
+    """Capturing, storing or querying source-NAT connection records failed."""
+
+
+class SnatStoreUnavailable(SnatError):
+    """The SNAT store cannot be opened or written (missing, read-only, disk full)."""
+
+    exit_code = 7
+
+
 class VrrpError(LvsmonError):
     """Observing VRRP failed: a raw socket, an interface or a multicast group was refused."""

@@ -1,0 +1,105 @@
+"""Programs the SNAT lab runs inside its namespaces: `python -m tests.lab.snat_peers ...`.
+
+server: TCP and UDP echo on one port; prints one JSON line per flow with the peer it saw
+    (the translated address and port: what a real server's log shows).
+client: N TCP and N UDP flows to a server; prints one JSON line per flow with its own
+    (inside) address and port, and the time the flow ran.
+hold: opens N TCP connections, prints them, keeps them open until stopped.
+churn: short TCP connections as fast as it can for S seconds; prints the count.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+
+
+def _say(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def server(port: int) -> None:
+    tcp = socket.socket()
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("0.0.0.0", port))
+    tcp.listen(1024)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("0.0.0.0", port))
+
+    def udp_loop() -> None:
+        while True:
+            data, peer = udp.recvfrom(2048)
+            _say(proto="udp", peer=peer[0], peer_port=peer[1], at=time.time())
+            udp.sendto(data, peer)
+
+    def tcp_one(conn: socket.socket, peer) -> None:
+        _say(proto="tcp", peer=peer[0], peer_port=peer[1], at=time.time())
+        with conn:
+            while data := conn.recv(2048):
+                conn.sendall(data)
+
+    threading.Thread(target=udp_loop, daemon=True).start()
+    _say(listening=port)
+    while True:
+        conn, peer = tcp.accept()
+        threading.Thread(target=tcp_one, args=(conn, peer), daemon=True).start()
+
+
+def client(host: str, port: int, count: int) -> None:
+    for _ in range(count):
+        with socket.create_connection((host, port), timeout=5) as conn:
+            me = conn.getsockname()
+            conn.sendall(b"hello")
+            conn.recv(100)
+            _say(proto="tcp", inside=me[0], inside_port=me[1], at=time.time())
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.settimeout(5)
+            udp.connect((host, port))  # so getsockname() has the inside address
+            udp.send(b"hello")
+            udp.recv(100)
+            me = udp.getsockname()
+            _say(proto="udp", inside=me[0], inside_port=me[1], at=time.time())
+
+
+def hold(host: str, port: int, count: int) -> None:
+    kept = []
+    for _ in range(count):
+        conn = socket.create_connection((host, port), timeout=5)
+        kept.append(conn)
+        me = conn.getsockname()
+        _say(proto="tcp", inside=me[0], inside_port=me[1], at=time.time())
+    _say(held=len(kept))
+    time.sleep(3600)  # until the test stops us
+
+
+def churn(host: str, port: int, seconds: float) -> None:
+    done = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        conn = socket.socket()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # RST close
+        try:
+            conn.connect((host, port))
+            done += 1
+        except OSError:
+            pass
+        finally:
+            conn.close()
+    _say(connections=done)
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "server":
+        server(int(args[0]))
+    elif command == "client":
+        client(args[0], int(args[1]), int(args[2]))
+    elif command == "hold":
+        hold(args[0], int(args[1]), int(args[2]))
+    elif command == "churn":
+        churn(args[0], int(args[1]), float(args[2]))
+    else:
+        raise SystemExit(f"unknown command {command}")

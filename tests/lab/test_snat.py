@@ -1,0 +1,288 @@
+"""lvsmon snat against the real kernel: masquerading router, real TCP/UDP flows, and
+`conntrack -E` in the same namespace as the independent witness."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lvsmon.snat.query import parse_time
+from lvsmon.snat.store_sqlite import SqliteStore
+from tests.lab import snat_topology as topo
+
+pytestmark = pytest.mark.lab
+
+SHORT_TIMEOUTS = {  # so DESTROY events come within seconds (per-namespace sysctls)
+    "net.netfilter.nf_conntrack_tcp_timeout_time_wait": 1,
+    "net.netfilter.nf_conntrack_tcp_timeout_close": 1,
+    "net.netfilter.nf_conntrack_tcp_timeout_fin_wait": 1,
+    "net.netfilter.nf_conntrack_tcp_timeout_last_ack": 1,
+    "net.netfilter.nf_conntrack_udp_timeout": 1,
+    "net.netfilter.nf_conntrack_udp_timeout_stream": 1,
+}
+
+
+def lvsmon_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "lvsmon", "snat", *args], capture_output=True,
+                          text=True, timeout=30, cwd=topo.REPO)
+    if check and done.returncode != 0:
+        raise AssertionError(f"lvsmon snat {args} exited {done.returncode}: {done.stderr}")
+    return done
+
+
+def start_lvsmon(snat, tmp: Path, *extra: str, name: str = "lvsmon-snat"):
+    status = tmp / "status.json"
+    proc = snat.lvsmon("--store", str(tmp / "snat.sqlite"), "--jsonl", str(tmp / "snat.jsonl"),
+                       "--status-file", str(status), "--node", "router", *extra, name=name)
+
+    def ready():
+        proc.check_running()
+        return status.exists() and json.loads(status.read_text())["pid"] == proc.pid \
+            and json.loads(status.read_text())["dumps"] >= 1
+
+    snat.lab.wait_for(ready, 15, what="lvsmon snat run ready")
+    return proc, status
+
+
+def wait_witness(snat, witness, predicate, what: str, timeout: float = 30.0):
+    return snat.lab.wait_for(lambda: predicate(topo.parse_witness(witness.log())), timeout,
+                             what=what)
+
+
+def expire_ended_flows(router) -> None:
+    """Delete the entries of flows that ended, as their timeouts would (DESTROY events now):
+    the kernel's garbage collector may take up to a minute to reap expired entries."""
+    for argv in (["-p", "udp"], ["-p", "tcp", "--state", "TIME_WAIT"],
+                 ["-p", "tcp", "--state", "CLOSE"], ["-p", "tcp", "--state", "FIN_WAIT"],
+                 ["-p", "tcp", "--state", "LAST_ACK"], ["-p", "tcp", "--state", "CLOSE_WAIT"]):
+        router.run(["conntrack", "-D", *argv], check=False)
+
+
+def fix_timeouts(router) -> None:
+    for key, value in SHORT_TIMEOUTS.items():
+        router.sysctl(key, value)
+
+
+def test_flows_recorded_and_match_conntrack_witness(lab):
+    snat = topo.build(lab)
+    fix_timeouts(snat.router)
+    tmp = Path(lab.tmpdir)
+    witness = snat.witness()
+    time.sleep(0.3)  # conntrack -E subscribes at start; nothing to race with yet
+    proc, status = start_lvsmon(snat, tmp)
+    status_info = json.loads(status.read_text())
+    assert status_info["accounting"] == {"nf_conntrack_acct": "turned on",
+                                         "nf_conntrack_timestamp": "turned on"}
+    assert "nf_conntrack_acct: turned on" in proc.log()
+
+    flows = []
+    for ns in snat.clients:
+        flows += snat.run_python(ns, "client", topo.SERVER, str(topo.PORT), "5")
+    held = snat.python(snat.clients[0], "hold", topo.SERVER, str(topo.PORT), "3", name="hold")
+    lab.wait_for(lambda: '"held"' in held.log(), 10, what="held connections")
+    held_flows = [json.loads(x) for x in held.log().splitlines() if '"inside"' in x]
+    server = lab.process("snat-server")
+
+    def server_saw():
+        seen = [json.loads(x) for x in server.log().splitlines() if '"peer"' in x]
+        return seen if len(seen) == 23 else None
+
+    seen_by_server = lab.wait_for(server_saw, 10, what="server saw 23 flows")
+    assert len(flows) == 20
+
+    def all_closed(events):
+        ids = {e.conntrack_id for e in events if e.kind == "DESTROY" and e.protocol in
+               ("tcp", "udp")}
+        news = {e.conntrack_id for e in events if e.kind == "NEW" and e.protocol in ("tcp", "udp")}
+        return len(news) == 23 and len(news - ids) == 3 and events
+
+    expire_ended_flows(snat.router)
+    events = wait_witness(snat, witness, all_closed, "conntrack -E saw 20 flows end")
+    time.sleep(1.0)  # one flush interval and a bit
+    store = SqliteStore(tmp / "snat.sqlite", readonly=True)
+    records = store.log()
+    by_id = {r.conntrack_id: r for r in records}
+    assert len(by_id) == len(records) == 23, [str(r) for r in records]
+
+    # The witness and lvsmon agree on every connection: id, inside, translated, destinations.
+    destroyed = {e.conntrack_id for e in events if e.kind == "DESTROY"}
+    for event in events:
+        record = by_id[event.conntrack_id]
+        assert record.protocol == event.protocol
+        assert (record.inside_address, record.inside_port) == event.inside
+        assert (record.translated_address, record.translated_port) == event.translated
+        assert (record.original_destination_address,
+                record.original_destination_port) == event.destination
+        assert (record.real_destination_address, record.real_destination_port) == event.real
+        if event.kind == "DESTROY":
+            assert record.end_ns is not None and not record.end_lost
+            assert abs(record.end_ns / 1e9 - event.at) < 1.0
+            assert record.bytes_out and record.packets_in  # nf_conntrack_acct is on
+        else:
+            assert abs(record.start_ns / 1e9 - event.at) < 1.0
+            # A DESTROY brings the kernel's start time; a NEW event has none (ours stands in).
+            assert record.start_exact == (event.conntrack_id in destroyed)
+    for held_flow in held_flows:
+        assert any(r.end_ns is None and r.inside_port == held_flow["inside_port"]
+                   for r in records)
+
+    # Every flow: right inside and translated endpoints, and `who` finds it at its time.
+    translated_by_inside = {(r.protocol, r.inside_address, r.inside_port): r for r in records}
+    for flow in flows + held_flows:
+        record = translated_by_inside[(flow["proto"], flow["inside"], flow["inside_port"])]
+        assert record.translated_address == topo.ROUTER_OUTSIDE
+        assert topo.NAT_PORTS[0] <= record.translated_port <= topo.NAT_PORTS[1]
+        assert any(s["proto"] == flow["proto"] and s["peer_port"] == record.translated_port
+                   for s in seen_by_server)
+    held_translated = {r.translated_port for r in records if r.end_ns is None}
+    for seen in seen_by_server:
+        at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seen["at"])) + \
+            f".{int(seen['at'] % 1 * 1e6):06d}"
+        # Ended flows have the kernel's start and end: the server's time must fall inside
+        # exactly. Held ones have only the time lvsmon read their NEW event: allow 1 s.
+        held_one = seen["peer_port"] in held_translated
+        answer = lvsmon_cli("who", "--store", str(tmp / "snat.sqlite"), "--translated",
+                            f"{seen['peer']}:{seen['peer_port']}", "--at", at,
+                            "--slack", "1" if held_one else "0",
+                            "--dest", f"{topo.SERVER}:{topo.PORT}", "--json")
+        found = [json.loads(line) for line in answer.stdout.splitlines()]
+        assert len(found) == 1, (seen, answer.stdout)
+        assert found[0]["protocol"] == seen["proto"]
+        assert found[0]["inside_address"] in topo.CLIENTS
+
+    nobody = lvsmon_cli("who", "--store", str(tmp / "snat.sqlite"), "--translated",
+                        f"{topo.ROUTER_OUTSIDE}:39999", "--at", "now")
+    assert nobody.stdout.startswith("no connection used 10.71.2.1:39999")
+    log = lvsmon_cli("log", "--store", str(tmp / "snat.sqlite"), "--inside", topo.CLIENTS[1],
+                     "--since", "10 minutes ago")
+    assert len(log.stdout.splitlines()) == 10
+    jsonl = [json.loads(x) for x in (tmp / "snat.jsonl").read_text().splitlines()]
+    assert {x["conntrack_id"] for x in jsonl if x["event"] == "close"} == \
+        {e.conntrack_id for e in events if e.kind == "DESTROY"}
+    state = lvsmon_cli("status", "--status-file", str(status), "--store",
+                       str(tmp / "snat.sqlite"))
+    assert "running" in state.stdout and "lost events (socket overflows): 0" in state.stdout
+    held.stop()
+    assert proc.stop() == 0
+
+
+def test_overflow_counted_and_redump_recovers(lab):
+    snat = topo.build(lab)
+    tmp = Path(lab.tmpdir)
+    # A 4 KiB receive buffer holds a handful of events: a burst of 150 overflows it.
+    proc, status = start_lvsmon(snat, tmp, "--receive-buffer-bytes", "4096")
+    held = snat.python(snat.clients[0], "hold", topo.SERVER, str(topo.PORT), "150", name="hold")
+    lab.wait_for(lambda: '"held"' in held.log(), 20, what="150 held connections")
+    held_ports = {json.loads(x)["inside_port"] for x in held.log().splitlines() if '"inside"' in x}
+
+    def recovered():
+        info = json.loads(status.read_text())
+        if info["lost_events"] == 0 or info["dumps"] < 2:
+            return None
+        store = SqliteStore(tmp / "snat.sqlite", readonly=True)
+        try:
+            ports = {r.inside_port for r in store.log(inside=topo.CLIENTS[0]) if r.end_ns is None}
+            return info if held_ports <= ports else None
+        finally:
+            store.close()
+
+    info = lab.wait_for(recovered, 20, what="overflow counted and open connections recovered")
+    assert info["lost_events"] >= 1
+    assert "event socket overflow" in proc.log()
+    store = SqliteStore(tmp / "snat.sqlite", readonly=True)
+    losses = [x for x in store.losses() if x.kind == "enobufs"]
+    assert sum(x.count for x in losses) >= 1
+    state = lvsmon_cli("status", "--status-file", str(status), "--store",
+                       str(tmp / "snat.sqlite"), "--json")
+    reported = json.loads(state.stdout)
+    assert reported["lost_events"] >= 1 and reported["lost_in_store"]["enobufs"] >= 1
+    print(f"overflow: {info['lost_events']} ENOBUFS, {info['dumps']} dumps, "
+          f"{len(held_ports)} open connections all recovered")
+    held.stop()
+    proc.stop()
+
+
+def test_kill_9_under_load_leaves_no_torn_or_duplicate_records(lab):
+    snat = topo.build(lab)
+    fix_timeouts(snat.router)
+    tmp = Path(lab.tmpdir)
+    witness = snat.witness()
+    time.sleep(0.3)
+    proc, _status = start_lvsmon(snat, tmp)
+    churners = [snat.python(ns, "churn", topo.SERVER, str(topo.PORT), "6", name=f"churn{i}")
+                for i, ns in enumerate(snat.clients)]
+    held = snat.python(snat.clients[0], "hold", topo.SERVER, str(topo.PORT), "20", name="hold")
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.5)
+    restarted, _ = start_lvsmon(snat, tmp, name="lvsmon-snat-2")
+    for churner in churners:
+        lab.wait_for(lambda c=churner: not c.alive, 30, what="churn finished")
+    made = sum(json.loads(c.log().splitlines()[-1])["connections"] for c in churners)
+    time.sleep(4.0)  # the last connections expire (1 s timeouts) and their DESTROYs arrive
+    assert restarted.stop() == 0
+
+    db = sqlite3.connect(tmp / "snat.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = db.execute("SELECT id, conntrack_id, protocol, inside_address, inside_port, "
+                      "translated_port, start_ns, end_ns FROM connection").fetchall()
+    ids = [r[0] for r in rows]
+    assert len(ids) == len(set(ids))
+    identities = [(r[1], r[2], r[3], r[4], r[5]) for r in rows]
+    duplicates = len(identities) - len(set(identities))
+    assert duplicates == 0
+    assert db.execute("SELECT count(*) FROM connection GROUP BY conntrack_id, start_ns "
+                      "HAVING count(*) > 1").fetchall() == []
+    # Conntrack ids are reused (even with the same inside tuple), so a connection is its id
+    # with its tuples, and a record of it is unique by those and its start.
+    witnessed = {(e.conntrack_id, *e.inside, e.translated[1])
+                 for e in topo.parse_witness(witness.log()) if e.kind == "NEW"}
+    invented = [row for row in rows if (row[1], row[3], row[4], row[5]) not in witnessed]
+    assert invented == []  # each record is a connection the witness saw
+    held_ports = {json.loads(x)["inside_port"] for x in held.log().splitlines() if '"inside"' in x}
+    open_rows = {r[4] for r in rows if r[7] is None}
+    assert held_ports <= open_rows  # the restart's dump has the connections still open
+    print(f"kill -9 under load: {made} connections made, {len(witnessed)} witnessed, "
+          f"{len(rows)} records, 0 duplicates, integrity ok")
+    held.stop()
+
+
+def test_unwritable_store_is_reported_and_retried(lab):
+    snat = topo.build(lab)
+    tmp = Path(lab.tmpdir)
+    blocked = tmp / "blocked"
+    blocked.write_text("a file where the store's directory should be")
+    status = tmp / "status.json"
+    proc = snat.lvsmon("--store", str(blocked / "snat.sqlite"), "--status-file", str(status),
+                       "--node", "router")
+
+    def failing():
+        proc.check_running()
+        return status.exists() and not json.loads(status.read_text())["sinks"]["sqlite"]["ok"]
+
+    lab.wait_for(failing, 15, what="store failure reported")
+    snat.run_python(snat.clients[0], "client", topo.SERVER, str(topo.PORT), "2")
+    time.sleep(1.5)
+    assert proc.alive
+    assert "sink sqlite cannot write" in proc.log()
+    state = lvsmon_cli("status", "--status-file", str(status), "--store", str(tmp / "none"),
+                       check=False)
+    assert "FAILING" in state.stdout
+    blocked.unlink()  # the disk is fixed: the held records arrive
+    lab.wait_for(lambda: json.loads(status.read_text())["sinks"]["sqlite"]["ok"], 40,
+                 what="store writable again")
+    store = SqliteStore(blocked / "snat.sqlite", readonly=True)
+    assert len(store.log(inside=topo.CLIENTS[0])) == 4
+    assert proc.stop() == 0
+
+
+def test_time_of_who_is_the_servers_clock(lab):
+    assert parse_time("1970-01-01T00:00:01Z") == 1_000_000_000
