@@ -48,10 +48,10 @@ BUSYBOX_STATIC = Path("/bin/busybox")  # busybox-static; the guest has no libc o
 # Loaded from the initramfs with insmod, before the host root is reachable.
 EARLY_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
 
-# Loaded with the host's modprobe once the host root is mounted. crc32c_generic
-# must come before ip_vs: libcrc32c (an ip_vs dependency) fails without it.
+# Loaded with the host's modprobe once the host root is mounted. CRC32C_FIRST goes
+# alone and first: libcrc32c (which ip_vs needs) fails to load without it.
+CRC32C_FIRST = "crc32c_generic"
 GUEST_MODULES = [
-    "crc32c_generic",
     "ip_vs",
     "ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh",
     "ip_vs_sed", "ip_vs_nq", "ip_vs_fo", "ip_vs_ovf", "ip_vs_lblc", "ip_vs_lblcr", "ip_vs_mh",
@@ -249,8 +249,8 @@ mount --bind /newroot{modules} /newroot/lib/modules/{version} || fail "cannot bi
 # Modules the kernel asks for on its own go through the same host modprobe.
 echo /modprobe-in-newroot > /proc/sys/kernel/modprobe
 stage "loading modules"
-chroot /newroot /sbin/modprobe {GUEST_MODULES[0]} || fail "modprobe {GUEST_MODULES[0]} failed"
-chroot /newroot /sbin/modprobe -a {" ".join(GUEST_MODULES[1:])} || fail "modprobe failed"
+chroot /newroot /sbin/modprobe {CRC32C_FIRST} || fail "modprobe {CRC32C_FIRST} failed"
+chroot /newroot /sbin/modprobe -a {" ".join(GUEST_MODULES)} || fail "modprobe failed"
 ip link set lo up
 
 mkdir -p /newroot{GUEST_JOB_DIR}

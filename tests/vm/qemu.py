@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.vm.image import GUEST_TAG_HOSTROOT, GUEST_TAG_JOB, Image, ensure_image
+from tests.vm.image import GUEST_TAG_HOSTROOT, GUEST_TAG_JOB, Image, ImageError, ensure_image
 
 REPO = Path(__file__).resolve().parents[2]
 JOBDIR_PREFIX = "lvsmon-vm-job-"
@@ -194,7 +194,7 @@ def main() -> int:
         env[name] = value
     try:
         result = run_in_guest(command, timeout=args.timeout, env=env, cwd=args.cwd)
-    except GuestError as e:
+    except (GuestError, ImageError) as e:
         print(f"vm: {e}", file=sys.stderr)
         return 125
     if args.console:

@@ -34,16 +34,17 @@ def test_ipvsadm_lists_the_empty_table():
     assert len(out.splitlines()) == 3, out  # header only: nothing configured yet
 
 
-def test_kernel_loads_further_modules_on_demand(tmp_path):
-    # A module nobody preloaded: the kernel's own request goes through the guest's modprobe.
-    assert "dummy" not in loaded_modules()
+def test_kernel_loads_further_modules_on_demand():
+    # nlmon: a module nothing preloads and no other test uses. The kernel's own request
+    # for it must go through the guest's modprobe and find the unpacked modules.
+    assert "nlmon" not in loaded_modules()
     ns = f"lvsmon-guest-probe-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        subprocess.run(["ip", "-n", ns, "link", "add", "d0", "type", "dummy"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "add", "nl0", "type", "nlmon"], check=True)
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=True)
-    assert "dummy" in loaded_modules()
+    assert "nlmon" in loaded_modules()
 
 
 def test_venv_python_imports_the_project():
