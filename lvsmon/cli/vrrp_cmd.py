@@ -126,7 +126,8 @@ async def _watch(interfaces: list[str] | None, interval: float, settings: Settin
     async with Observer(interfaces, settings) as observer:
         while True:
             snapshot = observer.snapshot()
-            click.echo(CLEAR + render_watch(snapshot), nl=False)
+            # color=True: keep the clear-screen sequence even when piped (like watch(1)).
+            click.echo(CLEAR + render_watch(snapshot), nl=False, color=True)
             await asyncio.sleep(interval)
 
 

@@ -176,7 +176,8 @@ class Segment:
             master_changes=self._master_changes,
             routers=tuple(router.snapshot(now) for router in routers),
             anomalies=tuple(anomalies),
-            events=tuple(self._events),
+            # Anomalies are logged at their start, which may lie in the past.
+            events=tuple(sorted(self._events, key=lambda event: event.at)),
             taken_at=now,
         )
 

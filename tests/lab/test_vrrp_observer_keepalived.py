@@ -9,6 +9,7 @@ the observer library (tests.lab.vrrp_probe, snapshots in a file) and the real CL
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -251,3 +252,78 @@ def test_observer_reports_interval_and_password_mismatch(lab):
     (item,) = history(password, "auth_mismatch")
     assert set(item["routers"]) == {A4, B4}
     assert "secret" not in item["detail"]  # passwords are told apart, never shown
+
+
+def test_graceful_shutdown_and_watch_table(lab):
+    """keepalived stopped with SIGTERM sends priority 0: graceful_release, then the backup.
+
+    Meanwhile `lvsmon vrrp watch` runs in the observer namespace until Ctrl-C (SIGINT).
+    """
+    segment = lab.segment("vrrp")
+    a, b, obs = lab.namespace("a"), lab.namespace("b"), lab.namespace("obs")
+    segment.attach(a, [f"{A4}/24"])
+    segment.attach(b, [f"{B4}/24"])
+    segment.attach(obs, [f"{OBS4}/24"])
+    probe = Probe(lab, obs)
+
+    def conf(node: str, priority: int) -> str:
+        return keepalived_conf(node, [vrrp_instance(
+            "V3", vrid=71, priority=priority, advert_int=0.5, vips=["10.30.0.171/24"])])
+
+    ka_a = spawn_keepalived(lab, a, conf("node-a", 200))
+    probe.wait(masters_are({71: A4}), 10, "a master")
+    spawn_keepalived(lab, b, conf("node-b", 100))
+    watch = obs.spawn(
+        [sys.executable, "-m", "lvsmon", "vrrp", "watch", "-i", "eth0", "--interval", "0.5"],
+        name="watch", env={"PYTHONPATH": REPO},
+    )  # fmt: skip
+    time.sleep(1.5)  # b starts as backup, silent
+
+    stopped = time.time()
+    ka_a.stop()  # SIGTERM: keepalived sends priority 0
+    segments = probe.wait(masters_are({71: B4}), 5, "b takes over")
+    takeover = router(segments[71], B4)["first_seen"] - stopped
+    time.sleep(0.5)
+    view = probe.segments()[71]
+    (release,) = history(view, "graceful_release")
+    assert release["routers"] == [A4] and release["end"] is not None
+    assert router(view, A4)["priority"] == 0
+    # After priority 0 a backup waits only Skew_Time ((256 - 100) / 256 x 0.5 s = 0.3 s).
+    assert takeover < 1.5, takeover
+    assert history(view, "no_master") == [] and history(view, "split_brain") == []
+    assert view["master_changes"] == 1
+
+    watch.send_signal(signal.SIGINT)
+    assert watch.wait(timeout=5) == 0, watch.describe()
+    frames = [frame for frame in watch.log().split("\x1b[H\x1b[2J") if frame.strip()]
+    assert len(frames) >= 3
+    last = frames[-1].splitlines()
+    assert all(len(line) <= 80 for frame in frames for line in frame.splitlines())
+    row = next(line for line in last if line.startswith("eth0"))
+    assert row.split()[:4] == ["eth0", "v4", "71", B4], last
+    print("takeover after SIGTERM (s):", round(takeover, 2))
+
+
+def test_status_needs_only_cap_net_raw(lab):
+    """As user nobody with CAP_NET_RAW alone the CLI hears the master; without it, a clean error."""
+    segment = lab.segment("vrrp")
+    a, obs = lab.namespace("a"), lab.namespace("obs")
+    segment.attach(a, [f"{A4}/24"])
+    segment.attach(obs, [f"{OBS4}/24"])
+    spawn_keepalived(lab, a, keepalived_conf("node-a", [vrrp_instance(
+        "V3", vrid=81, priority=150, state="MASTER", advert_int=0.5, vips=["10.30.0.181/24"])]))
+    lab.wait_for(lambda: a.has_address("10.30.0.181"), 10, what="keepalived master with its VIP")
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    status = [sys.executable, "-m", "lvsmon", "vrrp", "status", "--json", "--duration", "1.5"]
+    env = {"PYTHONPATH": REPO}
+
+    raw_only = ["--inh-caps=-all,+net_raw", "--ambient-caps=-all,+net_raw",
+                "--bounding-set=-all,+net_raw"]  # fmt: skip
+    done = obs.run([*nobody, *raw_only, *status], env=env, timeout=20)
+    (view,) = json.loads(done.stdout)
+    assert (view["vrid"], view["master"]) == (81, A4)
+
+    refused = obs.run([*nobody, "--inh-caps=-all", "--bounding-set=-all", *status], env=env,
+                      timeout=20, check=False)  # fmt: skip
+    assert refused.returncode == 4, refused
+    assert "CAP_NET_RAW" in refused.stderr and "Traceback" not in refused.stderr
