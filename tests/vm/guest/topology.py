@@ -141,10 +141,10 @@ def default_services() -> dict[str, ServiceSpec]:
     """The table: every forwarding method, several schedulers, fwmark, IPv6, UDP, SCTP."""
     services = [
         # The one with traffic: wrr 3:2:1 splits 30 connections exactly 15/10/5. rs3 takes
-        # no new connections once ActiveConn + InActConn reach its upper threshold.
+        # no new connections once ActiveConn + InActConn reach 100 (its upper threshold).
         ServiceSpec("nat", "tcp", "10.100.0.1", 80, None, "wrr",
                     (_rs("rs1", weight=3), _rs("rs2", weight=2),
-                     _rs("rs3", weight=1, upper=1000, lower=10))),
+                     _rs("rs3", weight=1, upper=100, lower=10))),
         ServiceSpec("dr", "tcp", "10.100.0.2", 80, None, "wlc",
                     (_rs("rs1", "route", port=80), _rs("rs2", "route", weight=2, port=80))),
         ServiceSpec("tunnel", "tcp", "10.100.0.3", 80, None, "sh",
