@@ -77,26 +77,16 @@ def snapshot(hz: int | None) -> dict:
     }
 
 
-SET_WEIGHT_CASES = [  # rs3 of nat has thresholds 100/10; rs3 of tunnel is an IPIP tunnel
-    ("tcp:10.100.0.1:80", "10.20.0.13:8080"),
-    ("tcp:10.100.0.3:80", "10.20.0.13:80"),
-]
-UNKNOWN_CASES = [  # service, real server: one of them does not exist
-    ("tcp:10.100.0.1:80", "10.20.0.99:8080"),
-    ("tcp:10.100.0.99:80", "10.20.0.11:8080"),
-    ("fwm6:7", "10.20.0.12:8080"),  # mark 7 exists for IPv4 only
-]
-
-
-def set_weights() -> dict:
-    """Weight 7 and back for each SET_WEIGHT_CASES entry, then the unknown ones, with
-    ipvsadm's view around each step. One process: one (slow, under TCG) Python start."""
+def set_weights(cases: dict) -> dict:
+    """Weight 7 and back for each of cases["change"] ([service, real server]), then try
+    cases["unknown"], with ipvsadm's view around each step. One process: one (slow,
+    under TCG) Python start."""
     from lvsmon.errors import NotFound
     from lvsmon.ipvs import IpvsNetlink, parse_real_server, parse_service
 
     steps = []
     with IpvsNetlink() as nl:
-        for service, real_server in SET_WEIGHT_CASES:
+        for service, real_server in cases["change"]:
             key, (address, port) = parse_service(service), parse_real_server(real_server)
             before = _witness(SETTINGS_VIEWS)
             old = nl.set_weight(key, address, port, 7)
@@ -107,7 +97,7 @@ def set_weights() -> dict:
                           "restored": _witness(SETTINGS_VIEWS)})
         unknown_before = _witness(("list",))["list"]
         refused = []
-        for service, real_server in UNKNOWN_CASES:
+        for service, real_server in cases["unknown"]:
             try:
                 nl.set_weight(parse_service(service), *parse_real_server(real_server), 0)
                 refused.append("accepted")
@@ -122,7 +112,7 @@ def main(argv: list[str]) -> None:
     if argv[0] == "snapshot":
         result = snapshot(int(argv[1]) if argv[1] != "-" else None)
     elif argv[0] == "set-weights":
-        result = set_weights()
+        result = set_weights(json.loads(argv[1]))
     else:
         raise SystemExit(f"unknown command {argv[0]!r}")
     print(json.dumps(result))
@@ -288,8 +278,9 @@ def test_same_services_and_real_servers(agreement, ipvs_topology):
     procfs = snap["procfs"]["services"]
     assert set(netlink) == set(witness)
     assert len(procfs) == len(witness)
-    # Every configured service of the topology is there (the witness is not empty by mistake).
-    assert len(witness) == len(ipvs_topology.services)
+    # Every service of the topology is there (the witness is not empty by mistake).
+    for spec in ipvs_topology.services.values():
+        assert _witness_key(spec) in witness, spec.text
     for key, seen in witness.items():
         svc = netlink[key]
         assert {_endpoint(rs) for rs in svc["real_servers"]} == set(seen.dests), key
@@ -322,7 +313,7 @@ def _procfs_by_key(snap, witness) -> dict[tuple, dict]:
     return found
 
 
-def test_weights_forwarding_and_connection_counts(agreement):
+def test_weights_forwarding_and_connection_counts(agreement, ipvs_topology):
     _hz, snap, _header, witness = agreement
     netlink = _by_key(snap["netlink"]["services"])
     procfs = _procfs_by_key(snap, witness)
@@ -338,11 +329,11 @@ def test_weights_forwarding_and_connection_counts(agreement):
                 checked += 1
     assert checked > 20
     # Real traffic went through: the witness saw connections on the NAT service.
-    nat = witness[("tcp", "10.100.0.1", 80)]
+    nat = witness[_witness_key(ipvs_topology.services["nat"])]
     assert sum(d["inactive"] + d["active"] for d in nat.dests.values()) > 0
 
 
-def test_thresholds_and_persistent_connections(agreement):
+def test_thresholds_and_persistent_connections(agreement, ipvs_topology):
     _hz, snap, _header, witness = agreement
     netlink = _by_key(snap["netlink"]["services"])
     for key, seen in witness.items():
@@ -356,8 +347,13 @@ def test_thresholds_and_persistent_connections(agreement):
         for rs in svc["real_servers"]:
             assert rs["upper_threshold"] is None
             assert rs["persistent_connections"] is None
-    rs3 = witness[("tcp", "10.100.0.1", 80)].dests["10.20.0.13:8080"]
-    assert (rs3["upper"], rs3["lower"]) == (100, 10)
+    # The topology's thresholds are really there (not 0 everywhere by mistake).
+    nat = ipvs_topology.services["nat"]
+    limited = [rs for rs in nat.real_servers if rs.upper_threshold]
+    assert limited
+    for rs in limited:
+        seen = witness[_witness_key(nat)].dests[rs.endpoint]
+        assert (seen["upper"], seen["lower"]) == (rs.upper_threshold, rs.lower_threshold)
 
 
 def test_every_counter_and_rate(agreement):
@@ -393,7 +389,7 @@ def test_totals(agreement):
     assert totals[0] >= 30
 
 
-def test_schedulers_flags_and_persistence(agreement):
+def test_schedulers_flags_and_persistence(agreement, ipvs_topology):
     hz, snap, header, witness = agreement
     netlink = _by_key(snap["netlink"]["services"])
     procfs = _procfs_by_key(snap, witness)
@@ -421,9 +417,11 @@ def test_schedulers_flags_and_persistence(agreement):
             assert pf["persistence_timeout_seconds"] == seen.persistent
         else:
             assert pf["persistence_timeout_seconds"] is None
-    persistent = witness[("tcp", "10.100.0.4", 8443)]
-    assert (persistent.persistent, persistent.mask) == (300, "255.255.255.0")
-    assert netlink[("tcp", "10.100.0.4", 8443)]["persistence_prefix_length"] == 24
+    spec = ipvs_topology.services["persistent"]
+    persistent = witness[_witness_key(spec)]
+    assert (persistent.persistent, persistent.mask) == (spec.persistence_seconds, spec.netmask)
+    assert netlink[_witness_key(spec)]["persistence_prefix_length"] == _prefix_of(
+        spec.netmask, "inet")
 
 
 def test_version_table_size_and_no_warnings(agreement):
@@ -440,15 +438,36 @@ def test_version_table_size_and_no_warnings(agreement):
         assert all("jiffies" in w for w in snap["procfs"]["warnings"])
 
 
+def _witness_key(spec) -> tuple:
+    if spec.fwmark is not None:
+        return ("fwm", "inet6" if spec.family == 6 else "inet", spec.fwmark)
+    return (spec.protocol, spec.address, spec.port)
+
+
 @pytest.fixture(scope="module")
 def weights_changed(ipvs_topology):
-    return _in_director(ipvs_topology, "set-weights")
+    services = ipvs_topology.services
+    nat, tunnel, fwm = services["nat"], services["tunnel"], services["fwm"]
+    limited = next(rs for rs in nat.real_servers if rs.upper_threshold)  # keeps thresholds?
+    tunneled = tunnel.real_servers[-1]  # keeps its IPIP tunnel?
+    cases = {
+        "change": [[nat.text, limited.endpoint], [tunnel.text, tunneled.endpoint]],
+        "unknown": [
+            [nat.text, "10.20.0.99:8080"],  # no such real server
+            ["tcp:10.100.0.99:80", nat.real_servers[0].endpoint],  # no such service
+            [f"fwm6:{fwm.fwmark}", fwm.real_servers[0].endpoint],  # the mark is IPv4 only
+        ],
+    }
+    result = _in_director(ipvs_topology, "set-weights", json.dumps(cases))
+    result["cases"] = cases
+    result["keys"] = {nat.text: _witness_key(nat), tunnel.text: _witness_key(tunnel)}
+    return result
 
 
 def test_set_weight_keeps_the_other_settings(weights_changed):
-    assert len(weights_changed["steps"]) == len(SET_WEIGHT_CASES)
+    assert len(weights_changed["steps"]) == len(weights_changed["cases"]["change"])
     for step in weights_changed["steps"]:
-        key, endpoint = _spec_key(step["service"]), step["real_server"]
+        key, endpoint = tuple(weights_changed["keys"][step["service"]]), step["real_server"]
         before = parse_witness(step["before"])[1]
         changed = parse_witness(step["changed"])[1]
         old, new = before[key].dests[endpoint], changed[key].dests[endpoint]
@@ -464,23 +483,23 @@ def test_set_weight_keeps_the_other_settings(weights_changed):
         assert step["restored"]["list"] == step["before"]["list"]
         assert step["restored"]["thresholds"] == step["before"]["thresholds"]
         assert step["restored"]["tunnels"] == step["before"]["tunnels"]
-    tunnel = parse_witness(weights_changed["steps"][1]["changed"])[1]
-    assert tunnel[("tcp", "10.100.0.3", 80)].dests["10.20.0.13:80"]["tunnel_info"] == "ipip"
+    limited, tunneled = (parse_witness(step["changed"])[1] for step in weights_changed["steps"])
+    nat_step, tunnel_step = weights_changed["steps"]
+    nat_key = tuple(weights_changed["keys"][nat_step["service"]])
+    assert limited[nat_key].dests[nat_step["real_server"]]["upper"] > 0
+    tunnel_key = tuple(weights_changed["keys"][tunnel_step["service"]])
+    assert tunneled[tunnel_key].dests[tunnel_step["real_server"]]["tunnel_info"] == "ipip"
 
 
 def test_set_weight_of_unknown_things_changes_nothing(weights_changed):
+    (nat, missing_rs), (missing_svc, _), (fwm6, _) = weights_changed["cases"]["unknown"]
+    hint = ": list them with `lvsmon ipvs`"
     assert weights_changed["refused"] == [
-        "no real server 10.20.0.99:8080 in tcp:10.100.0.1:80: list them with `lvsmon ipvs`",
-        "no virtual service tcp:10.100.0.99:80: list them with `lvsmon ipvs`",
-        "no virtual service fwm6:7: list them with `lvsmon ipvs`",
+        f"no real server {missing_rs} in {nat}{hint}",
+        f"no virtual service {missing_svc}{hint}",
+        f"no virtual service {fwm6}{hint}",
     ]
     assert weights_changed["unknown_after"] == weights_changed["unknown_before"]
-
-
-def _spec_key(service: str) -> tuple:
-    proto, _, endpoint = service.partition(":")
-    host, _, port = endpoint.rpartition(":")
-    return (proto, host.strip("[]"), int(port))
 
 
 if __name__ == "__main__":
