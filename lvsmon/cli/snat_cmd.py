@@ -215,9 +215,9 @@ def _print_status(info: dict) -> None:
         click.echo(f"  {info['problem']}")
     if "events_per_second" in info:
         click.echo(f"  events per second: {info['events_per_second']}")
-        click.echo(f"  lost events (socket overflows): {info['lost_events']}, connections whose "
-                   f"end was lost: {info['end_unknown']}, records dropped: "
-                   f"{info['store_dropped']}")
+        click.echo(f"  lost events: {info['lost_events']} (in {info['overflows']} socket "
+                   f"overflow(s)), connections whose end was lost: {info['end_unknown']}, "
+                   f"records dropped: {info['store_dropped']}")
         for name, sink in info["sinks"].items():
             health = "ok" if sink["ok"] else f"FAILING: {sink['error']}"
             click.echo(f"  sink {name}: {health}, {sink['written_records']} written, "

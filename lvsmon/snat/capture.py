@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 import time
 from collections.abc import Iterator
 
@@ -30,6 +31,8 @@ SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
 NETLINK_BROADCAST_ERROR = 4
 SO_RCVBUFFORCE = 33
+SO_MEMINFO = 55
+SK_MEMINFO_DROPS = 8  # index in the u32 array SO_MEMINFO returns
 
 RECV_CHUNK_BYTES = 1 << 20  # one recv() returns one datagram; 1 MiB fits any dump batch
 
@@ -49,6 +52,18 @@ def _open(receive_buffer_bytes: int) -> socket.socket:
     except PermissionError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer_bytes)
     return sock
+
+
+def dropped_by_kernel(sock: socket.socket) -> int | None:
+    """Messages the kernel dropped for this socket (sk_drops), or None on old kernels.
+
+    ENOBUFS says an overflow began; the kernel does not repeat it while the socket stays
+    congested, so the number of lost events comes from here."""
+    try:
+        info = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 9 * 4)
+    except OSError:
+        return None
+    return struct.unpack_from("=9I", info)[SK_MEMINFO_DROPS]
 
 
 def receive_buffer_of(sock: socket.socket) -> int:
@@ -73,6 +88,7 @@ class EventSocket:
         self.sock.setblocking(False)
         self.receive_buffer_bytes = receive_buffer_of(self.sock)
         self.overflows = 0  # ENOBUFS seen, ever
+        self.dropped = 0  # events the kernel dropped for us, ever (sk_drops)
         self.messages = 0
         self.decode_errors = 0
         self._buffer = bytearray(RECV_CHUNK_BYTES)
@@ -84,7 +100,9 @@ class EventSocket:
         self.sock.close()
 
     def read(self, max_datagrams: int = 4096) -> tuple[list[CtMessage], int]:
-        """Decode what is queued now (without blocking): (messages, overflows in this read)."""
+        """Decode what is queued now (without blocking): (messages, overflows in this read).
+
+        After an overflow, `dropped` tells how many events were lost in all."""
         found: list[CtMessage] = []
         overflows = 0
         view = memoryview(self._buffer)
@@ -113,6 +131,14 @@ class EventSocket:
         self.overflows += overflows
         self.messages += len(found)
         return found, overflows
+
+    def update_dropped(self) -> int:
+        """Refresh `dropped`; return how many were added since the last call."""
+        now = dropped_by_kernel(self.sock)
+        if now is None:
+            return 0
+        added, self.dropped = now - self.dropped, now
+        return added
 
 
 def dump_table(receive_buffer_bytes: int = 8 << 20, timeout_seconds: float = 60.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyroute2.netlink import NLM_F_CREATE, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
 from pyroute2.netlink.nfnetlink import NFNL_SUBSYS_CTNETLINK
@@ -63,8 +64,7 @@ PROTOCOL_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Tuple:
+class Tuple(NamedTuple):
     """One direction of a conntrack entry. Ports are None for protocols without them."""
 
     protocol: int
@@ -74,9 +74,10 @@ class Tuple:
     destination_port: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class CtMessage:
-    """One conntrack entry from an event or a dump. Times are ns since the epoch (UTC)."""
+class CtMessage(NamedTuple):
+    """One conntrack entry from an event or a dump. Times are ns since the epoch (UTC).
+
+    A NamedTuple, not a frozen dataclass: tens of thousands are made per second."""
 
     kind: str  # "new", "update", "destroy" (events) or "dump"
     family: int  # socket.AF_INET / AF_INET6
@@ -104,42 +105,117 @@ class DecodeError(ValueError):
     """A ctnetlink message did not have the expected shape."""
 
 
-def attributes(data: bytes | memoryview, start: int, end: int) -> dict[int, tuple[int, int]]:
-    """Attribute type -> (payload start, payload end) for the attributes in data[start:end]."""
-    found = {}
+# Nested attributes we descend into, by path; everything else is read as a leaf or skipped.
+_NESTED_TOP = {CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY,
+               CTA_TIMESTAMP}
+_TUPLES = {CTA_TUPLE_ORIG, CTA_TUPLE_REPLY}  # their attributes nest once more
+
+
+def flat_attributes(data, start: int, end: int) -> dict[int, tuple[int, int]]:
+    """Every attribute, keyed by its path (top << 16 | middle << 8 | leaf), as the span
+    (payload start, payload end). Three explicit levels, no recursion: this is the hot path."""
+    found: dict[int, tuple[int, int]] = {}
+    unpack = _NLA.unpack_from
     offset = start
     while offset + 4 <= end:
-        length, kind = _NLA.unpack_from(data, offset)
-        if length < 4 or offset + length > end:
+        length, kind = unpack(data, offset)
+        stop = offset + length
+        if length < 4 or stop > end:
             raise DecodeError(f"attribute at byte {offset} has bad length {length}")
-        found[kind & _NLA_TYPE_MASK] = (offset + 4, offset + length)
+        kind &= _NLA_TYPE_MASK
+        if kind in _NESTED_TOP:
+            base = kind << 16
+            in_tuple = kind in _TUPLES
+            inner = offset + 4
+            while inner + 4 <= stop:
+                inner_length, inner_kind = unpack(data, inner)
+                inner_stop = inner + inner_length
+                if inner_length < 4 or inner_stop > stop:
+                    raise DecodeError(f"attribute at byte {inner} has bad length {inner_length}")
+                middle = base | (inner_kind & _NLA_TYPE_MASK) << 8
+                if in_tuple:
+                    leaf = inner + 4
+                    while leaf + 4 <= inner_stop:
+                        leaf_length, leaf_kind = unpack(data, leaf)
+                        if leaf_length < 4 or leaf + leaf_length > inner_stop:
+                            raise DecodeError(f"attribute at byte {leaf} has bad length "
+                                              f"{leaf_length}")
+                        found[middle | (leaf_kind & _NLA_TYPE_MASK)] = (leaf + 4,
+                                                                         leaf + leaf_length)
+                        leaf += (leaf_length + 3) & ~3
+                else:
+                    found[middle] = (inner + 4, inner_stop)
+                inner += (inner_length + 3) & ~3
+        else:
+            found[kind << 16] = (offset + 4, stop)
         offset += (length + 3) & ~3
     return found
 
 
-def _tuple(data, span: tuple[int, int]) -> Tuple:
-    parts = attributes(data, *span)
-    if CTA_TUPLE_IP not in parts or CTA_TUPLE_PROTO not in parts:
-        raise DecodeError("tuple without address or protocol")
-    ips = attributes(data, *parts[CTA_TUPLE_IP])
-    if CTA_IP_V4_SRC in ips:
-        family, src, dst = socket.AF_INET, ips[CTA_IP_V4_SRC], ips.get(CTA_IP_V4_DST)
+def _path(*parts: int) -> int:
+    value = 0
+    for level, part in enumerate(parts):
+        value |= part << (16 - 8 * level)
+    return value
+
+
+class _TuplePaths(NamedTuple):
+    v4_src: int
+    v4_dst: int
+    v6_src: int
+    v6_dst: int
+    number: int
+    sport: int
+    dport: int
+    icmp_id: int
+    icmpv6_id: int
+
+
+def _tuple_paths(top: int) -> _TuplePaths:
+    return _TuplePaths(
+        _path(top, CTA_TUPLE_IP, CTA_IP_V4_SRC), _path(top, CTA_TUPLE_IP, CTA_IP_V4_DST),
+        _path(top, CTA_TUPLE_IP, CTA_IP_V6_SRC), _path(top, CTA_TUPLE_IP, CTA_IP_V6_DST),
+        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_NUM), _path(top, CTA_TUPLE_PROTO, CTA_PROTO_SRC_PORT),
+        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_DST_PORT),
+        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_ICMP_ID),
+        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_ICMPV6_ID))
+
+
+_ORIG_PATHS = _tuple_paths(CTA_TUPLE_ORIG)
+_REPLY_PATHS = _tuple_paths(CTA_TUPLE_REPLY)
+_P_STATUS, _P_MARK, _P_ID, _P_ZONE = (_path(CTA_STATUS), _path(CTA_MARK), _path(CTA_ID),
+                                      _path(CTA_ZONE))
+_P_START = _path(CTA_TIMESTAMP, CTA_TIMESTAMP_START)
+_P_STOP = _path(CTA_TIMESTAMP, CTA_TIMESTAMP_STOP)
+_P_COUNTERS = tuple(
+    (_path(top, wide), _path(top, narrow))
+    for top in (CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY)
+    for wide, narrow in ((CTA_COUNTERS_PACKETS, CTA_COUNTERS32_PACKETS),
+                         (CTA_COUNTERS_BYTES, CTA_COUNTERS32_BYTES)))
+
+
+def _tuple(data, attrs: dict, paths: _TuplePaths) -> Tuple:
+    src = attrs.get(paths.v4_src)
+    if src is not None:
+        family, dst = socket.AF_INET, attrs.get(paths.v4_dst)
     else:
-        family, src, dst = socket.AF_INET6, ips.get(CTA_IP_V6_SRC), ips.get(CTA_IP_V6_DST)
+        family, src, dst = socket.AF_INET6, attrs.get(paths.v6_src), attrs.get(paths.v6_dst)
     if src is None or dst is None:
         raise DecodeError("tuple without source or destination address")
-    proto = attributes(data, *parts[CTA_TUPLE_PROTO])
-    number = data[proto[CTA_PROTO_NUM][0]] if CTA_PROTO_NUM in proto else 0
-    sport = dport = None
-    if CTA_PROTO_SRC_PORT in proto:
-        sport = _BE16.unpack_from(data, proto[CTA_PROTO_SRC_PORT][0])[0]
-        dport = _BE16.unpack_from(data, proto[CTA_PROTO_DST_PORT][0])[0]
+    number = attrs.get(paths.number)
+    sport = attrs.get(paths.sport)
+    dport = attrs.get(paths.dport)
+    if sport is not None and dport is not None:
+        source_port = _BE16.unpack_from(data, sport[0])[0]
+        destination_port = _BE16.unpack_from(data, dport[0])[0]
     else:  # ICMP: the echo id is what NAT translates in place of a port
-        icmp_id = proto.get(CTA_PROTO_ICMP_ID) or proto.get(CTA_PROTO_ICMPV6_ID)
-        if icmp_id is not None:
-            sport = dport = _BE16.unpack_from(data, icmp_id[0])[0]
-    return Tuple(number, socket.inet_ntop(family, bytes(data[src[0]:src[1]])),
-                 socket.inet_ntop(family, bytes(data[dst[0]:dst[1]])), sport, dport)
+        icmp_id = attrs.get(paths.icmp_id) or attrs.get(paths.icmpv6_id)
+        source_port = destination_port = (None if icmp_id is None
+                                          else _BE16.unpack_from(data, icmp_id[0])[0])
+    return Tuple(data[number[0]] if number else 0,
+                 socket.inet_ntop(family, bytes(data[src[0]:src[1]])),
+                 socket.inet_ntop(family, bytes(data[dst[0]:dst[1]])),
+                 source_port, destination_port)
 
 
 def _be(data, span: tuple[int, int] | None) -> int | None:
@@ -155,43 +231,23 @@ def _be(data, span: tuple[int, int] | None) -> int | None:
     raise DecodeError(f"integer attribute of {size} bytes")
 
 
-def _counters(data, span) -> tuple[int | None, int | None]:
-    if span is None:
-        return None, None
-    inner = attributes(data, *span)
-    packets = inner.get(CTA_COUNTERS_PACKETS) or inner.get(CTA_COUNTERS32_PACKETS)
-    octets = inner.get(CTA_COUNTERS_BYTES) or inner.get(CTA_COUNTERS32_BYTES)
-    return _be(data, packets), _be(data, octets)
-
-
 def decode_conntrack(data, start: int, end: int, kind: str) -> CtMessage:
     """Decode one ctnetlink conntrack message body (after the netlink header)."""
-    family = data[start]
-    attrs = attributes(data, start + 4, end)  # after struct nfgenmsg
-    if CTA_TUPLE_ORIG not in attrs or CTA_TUPLE_REPLY not in attrs:
-        raise DecodeError("conntrack message without its tuples")
-    start_ns = stop_ns = None
-    if CTA_TIMESTAMP in attrs:
-        stamps = attributes(data, *attrs[CTA_TIMESTAMP])
-        start_ns = _be(data, stamps.get(CTA_TIMESTAMP_START))
-        stop_ns = _be(data, stamps.get(CTA_TIMESTAMP_STOP))
-    packets_orig, bytes_orig = _counters(data, attrs.get(CTA_COUNTERS_ORIG))
-    packets_reply, bytes_reply = _counters(data, attrs.get(CTA_COUNTERS_REPLY))
+    attrs = flat_attributes(data, start + 4, end)  # after struct nfgenmsg
+    get = attrs.get
+    counters = [_be(data, get(wide) or get(narrow)) for wide, narrow in _P_COUNTERS]
     return CtMessage(
-        kind=kind,
-        family=family,
-        original=_tuple(data, attrs[CTA_TUPLE_ORIG]),
-        reply=_tuple(data, attrs[CTA_TUPLE_REPLY]),
-        status=_be(data, attrs.get(CTA_STATUS)) or 0,
-        mark=_be(data, attrs.get(CTA_MARK)) or 0,
-        conntrack_id=_be(data, attrs.get(CTA_ID)) or 0,
-        zone=_be(data, attrs.get(CTA_ZONE)) or 0,
-        start_ns=start_ns or None,  # 0: timestamps were off when the entry was made
-        stop_ns=stop_ns or None,
-        packets_orig=packets_orig,
-        bytes_orig=bytes_orig,
-        packets_reply=packets_reply,
-        bytes_reply=bytes_reply,
+        kind,
+        data[start],
+        _tuple(data, attrs, _ORIG_PATHS),
+        _tuple(data, attrs, _REPLY_PATHS),
+        _be(data, get(_P_STATUS)) or 0,
+        _be(data, get(_P_MARK)) or 0,
+        _be(data, get(_P_ID)) or 0,
+        _be(data, get(_P_ZONE)) or 0,
+        _be(data, get(_P_START)) or None,  # 0: timestamps were off when the entry was made
+        _be(data, get(_P_STOP)) or None,
+        *counters,
     )
 
 

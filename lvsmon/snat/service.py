@@ -121,7 +121,7 @@ class SnatService:
         self.reopen_requested = False
         self.started_ns = time.time_ns()
         self.counts = {"events": 0, "snat_events": 0, "other_events": 0, "dumps": 0,
-                       "overflows": 0, "end_unknown": 0, "store_dropped": 0,
+                       "overflows": 0, "events_dropped": 0, "end_unknown": 0, "store_dropped": 0,
                        "decode_errors": 0}
         self.last_dump_ns: int | None = None
         self._rate = (time.monotonic(), 0, 0.0)  # (since, events then, events per second)
@@ -228,7 +228,7 @@ class SnatService:
             "last_dump_ns": self.last_dump_ns,
             "store": self.config.store,
             **self.counts,
-            "lost_events": self.counts["overflows"],
+            "lost_events": self.counts["events_dropped"],
             "sinks": {slot.name: {"ok": slot.error is None, "error": slot.error,
                                   "written_records": slot.written_records,
                                   "pending_records": slot.pending_records()}
@@ -292,12 +292,18 @@ class SnatService:
                 self.handle(message, seen_ns)
             self.counts["events"] += len(messages)
             self.counts["decode_errors"] = self.events.decode_errors
-            if overflows:
+            dropped = self.events.update_dropped()
+            if overflows or dropped:
                 self.counts["overflows"] += overflows
-                self.note_loss("enobufs", overflows, "conntrack events dropped by the kernel: "
-                               "receive buffer full")
-                log.warning("event socket overflow (ENOBUFS x%d, %d in all): events lost; "
-                            "re-dumping the table", overflows, self.counts["overflows"])
+                self.counts["events_dropped"] += dropped
+                if overflows:
+                    self.note_loss("enobufs", overflows, "event socket overflow (ENOBUFS)")
+                if dropped:
+                    self.note_loss("events_dropped", dropped, "conntrack events the kernel "
+                                   "dropped: receive buffer full")
+                log.warning("event socket overflow: %d event(s) dropped now, %d in all "
+                            "(ENOBUFS %d in all); re-dumping the table", dropped,
+                            self.counts["events_dropped"], self.counts["overflows"])
                 redump_after = redump_after or time.monotonic()
             now = time.monotonic()
             if redump_after is not None and now - last_redump >= config.redump_min_interval_seconds:

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS loss (
     id INTEGER PRIMARY KEY,
     at_ns INTEGER NOT NULL,
     node TEXT NOT NULL,
-    kind TEXT NOT NULL,   -- enobufs, end_unknown, store_dropped, decode_error
+    kind TEXT NOT NULL,   -- events_dropped, enobufs, end_unknown, store_dropped
     count INTEGER NOT NULL,
     detail TEXT
 );

@@ -62,8 +62,10 @@ class SnatLab:
 
         Its netlink buffer is the same size as lvsmon's default, so both face the same load
         with the same room."""
-        return self.router.spawn(["conntrack", "-E", "-e", "NEW,DESTROY", "-o",
-                                  "timestamp,extended,id", "-b", str(buffer_bytes)], name=name)
+        # stdbuf: one line at a time into the log, not 4 KiB blocks
+        return self.router.spawn(["stdbuf", "-oL", "conntrack", "-E", "-e", "NEW,DESTROY", "-o",
+                                  "timestamp,extended,id", "-b", str(buffer_bytes)],
+                                 name=name)
 
 
 def build(lab: Lab, clients: int = 2, server_up: bool = True) -> SnatLab:

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -168,7 +170,7 @@ def test_flows_recorded_and_match_conntrack_witness(lab):
         {e.conntrack_id for e in events if e.kind == "DESTROY"}
     state = lvsmon_cli("status", "--status-file", str(status), "--store",
                        str(tmp / "snat.sqlite"))
-    assert "running" in state.stdout and "lost events (socket overflows): 0" in state.stdout
+    assert "running" in state.stdout and "lost events: 0 (in 0 socket" in state.stdout
     held.stop()
     assert proc.stop() == 0
 
@@ -197,13 +199,15 @@ def test_overflow_counted_and_redump_recovers(lab):
     assert info["lost_events"] >= 1
     assert "event socket overflow" in proc.log()
     store = SqliteStore(tmp / "snat.sqlite", readonly=True)
-    losses = [x for x in store.losses() if x.kind == "enobufs"]
-    assert sum(x.count for x in losses) >= 1
+    assert sum(x.count for x in store.losses() if x.kind == "enobufs") >= 1
+    dropped = sum(x.count for x in store.losses() if x.kind == "events_dropped")
+    assert dropped == info["lost_events"] or dropped >= 1
     state = lvsmon_cli("status", "--status-file", str(status), "--store",
                        str(tmp / "snat.sqlite"), "--json")
     reported = json.loads(state.stdout)
     assert reported["lost_events"] >= 1 and reported["lost_in_store"]["enobufs"] >= 1
-    print(f"overflow: {info['lost_events']} ENOBUFS, {info['dumps']} dumps, "
+    print(f"overflow: {info['lost_events']} events lost in {info['overflows']} ENOBUFS, "
+          f"{info['dumps']} dumps, "
           f"{len(held_ports)} open connections all recovered")
     held.stop()
     proc.stop()
@@ -229,29 +233,44 @@ def test_kill_9_under_load_leaves_no_torn_or_duplicate_records(lab):
     made = sum(json.loads(c.log().splitlines()[-1])["connections"] for c in churners)
     time.sleep(4.0)  # the last connections expire (1 s timeouts) and their DESTROYs arrive
     assert restarted.stop() == 0
+    witness.stop()
 
     db = sqlite3.connect(tmp / "snat.sqlite")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     rows = db.execute("SELECT id, conntrack_id, protocol, inside_address, inside_port, "
-                      "translated_port, start_ns, end_ns FROM connection").fetchall()
+                      "translated_port, start_ns, end_ns, end_lost FROM connection").fetchall()
     ids = [r[0] for r in rows]
     assert len(ids) == len(set(ids))
-    identities = [(r[1], r[2], r[3], r[4], r[5]) for r in rows]
-    duplicates = len(identities) - len(set(identities))
-    assert duplicates == 0
     assert db.execute("SELECT count(*) FROM connection GROUP BY conntrack_id, start_ns "
                       "HAVING count(*) > 1").fetchall() == []
-    # Conntrack ids are reused (even with the same inside tuple), so a connection is its id
-    # with its tuples, and a record of it is unique by those and its start.
-    witnessed = {(e.conntrack_id, *e.inside, e.translated[1])
-                 for e in topo.parse_witness(witness.log()) if e.kind == "NEW"}
-    invented = [row for row in rows if (row[1], row[3], row[4], row[5]) not in witnessed]
-    assert invented == []  # each record is a connection the witness saw
+    # Conntrack ids are reused, even with the same tuples once a client port comes round
+    # again: a connection is its id and tuples at one time. No two records of the same id
+    # and tuples overlap in time, and there are never more of them than the witness saw NEWs.
+    witness_news = Counter((e.conntrack_id, *e.inside, e.translated[1])
+                           for e in topo.parse_witness(witness.log()) if e.kind == "NEW")
+    by_identity = defaultdict(list)
+    for row in rows:
+        by_identity[(row[1], row[3], row[4], row[5])].append((row[6], row[7], row[8]))
+    # conntrack -E itself may hit ENOBUFS under this load (it says so); then a record may
+    # lack its witness line, but never has more records than the witness saw NEWs otherwise.
+    witness_lossy = "ENOBUFS" in witness.log()
+    unwitnessed = 0
+    for identity, spans in by_identity.items():
+        if len(spans) > witness_news[identity]:
+            assert witness_lossy, (identity, spans, witness_news[identity])
+            unwitnessed += len(spans) - witness_news[identity]
+        spans.sort()
+        for (_, end, end_lost), (next_start, _, _) in itertools.pairwise(spans):
+            # (an end lost is only an upper bound: the next one may start before it)
+            assert end is not None and (end < next_start or end_lost), (identity, spans)
+    reused = sum(1 for spans in by_identity.values() if len(spans) > 1)
     held_ports = {json.loads(x)["inside_port"] for x in held.log().splitlines() if '"inside"' in x}
     open_rows = {r[4] for r in rows if r[7] is None}
     assert held_ports <= open_rows  # the restart's dump has the connections still open
-    print(f"kill -9 under load: {made} connections made, {len(witnessed)} witnessed, "
-          f"{len(rows)} records, 0 duplicates, integrity ok")
+    print(f"kill -9 under load: {made} connections made, {witness_news.total()} witnessed, "
+          f"{len(rows)} records, 0 duplicates ({reused} ids reused with the same tuples), "
+          f"integrity ok; conntrack -E lost events: {witness_lossy}, records it lacks: "
+          f"{unwitnessed}")
     held.stop()
 
 
