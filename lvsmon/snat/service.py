@@ -313,7 +313,11 @@ class SnatService:
                 self.reopen_requested = False
                 for slot in self.slots:
                     if slot.sink is not None:
-                        slot.sink.reopen()
+                        try:
+                            slot.sink.reopen()
+                        except LvsmonError as exc:  # opened again at the next write
+                            log.error("sink %s cannot reopen: %s", slot.name, exc)
+                            slot.sink = None
                 log.info("SIGHUP: sinks reopened")
             if now >= next_flush:
                 self.flush()

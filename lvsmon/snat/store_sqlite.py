@@ -73,7 +73,7 @@ COLUMNS = (
     "bytes_in",
 )
 # Only constant column names are formatted into SQL here; values always go as parameters.
-_INSERT = "INSERT OR IGNORE INTO connection ({}) VALUES ({})".format(  # noqa: S608
+_INSERT = "INSERT INTO connection ({}) VALUES ({}) ON CONFLICT DO NOTHING".format(  # noqa: S608
     ", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))
 _READ_COLUMNS = (*COLUMNS, "end_lost")
 # A DESTROY closes the open row, or one closed earlier as "end lost" (a late reliable DESTROY).
@@ -142,6 +142,9 @@ class SqliteStore:
 
     def close(self) -> None:
         self.db.close()
+
+    def reopen(self) -> None:
+        pass  # SIGHUP: a database is not rotated under us
 
     # -- writing ---------------------------------------------------------------
 

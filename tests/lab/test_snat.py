@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from lvsmon.snat.query import parse_time
 from lvsmon.snat.store_sqlite import SqliteStore
 from tests.lab import snat_topology as topo
 
@@ -303,5 +303,29 @@ def test_unwritable_store_is_reported_and_retried(lab):
     assert proc.stop() == 0
 
 
-def test_time_of_who_is_the_servers_clock(lab):
-    assert parse_time("1970-01-01T00:00:01Z") == 1_000_000_000
+def test_sighup_reopens_jsonl_and_syslog_gets_rfc5424(lab):
+    snat = topo.build(lab)
+    tmp = Path(lab.tmpdir)
+    syslog_path = tmp / "log.sock"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(syslog_path))
+    receiver.settimeout(10)
+    lab.defer(receiver.close)
+    proc, _status = start_lvsmon(snat, tmp, "--syslog", str(syslog_path), "--no-destinations")
+    snat.run_python(snat.clients[0], "client", topo.SERVER, str(topo.PORT), "1")
+    jsonl = tmp / "snat.jsonl"
+    lab.wait_for(lambda: jsonl.exists() and len(jsonl.read_text().splitlines()) >= 2, 10,
+                 what="two opens in the JSON lines")
+    jsonl.rename(tmp / "snat.jsonl.1")  # as logrotate does
+    proc.send_signal(signal.SIGHUP)
+    lab.wait_for(lambda: "SIGHUP: sinks reopened" in proc.log(), 10, what="reopen logged")
+    snat.run_python(snat.clients[1], "client", topo.SERVER, str(topo.PORT), "1")
+    lab.wait_for(lambda: jsonl.exists() and len(jsonl.read_text().splitlines()) >= 2, 10,
+                 what="new JSON lines after SIGHUP")
+    fresh = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert {x["inside_address"] for x in fresh} == {topo.CLIENTS[1]}
+    assert all(x["original_destination_address"] is None for x in fresh)  # privacy option
+    message = receiver.recv(4096)
+    assert message.startswith(b"<134>1 ")  # local0.info, RFC 5424 version 1
+    assert b" router lvsmon-snat " in message and b"[snat@32473 " in message
+    assert proc.stop() == 0
