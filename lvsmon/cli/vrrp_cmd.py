@@ -154,7 +154,8 @@ def _render_segment(view: SegmentView, now: float) -> str:
             f"  {'*' if router.advertising else ' '} {router.address}  priority {router.priority}"
             f"  interval {router.advert_interval_seconds:g} s  VRRPv{router.version}"
             + (f" auth {router.auth_type}" if router.auth_type else "")
-            + f"  {router.adverts} adverts, last {now - router.last_seen:.1f} s ago"
+            + f"  {router.adverts} advert{'' if router.adverts == 1 else 's'},"
+            f" last {now - router.last_seen:.1f} s ago"
         )
         lines.append(f"      VIPs: {', '.join(router.vips) or '-'}")
     for anomaly in view.anomalies:

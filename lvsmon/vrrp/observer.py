@@ -13,7 +13,6 @@ detection lvsmon.vrrp.segment; this module only moves bytes between them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -81,7 +80,7 @@ class Observer:
                 sock = openers[family](ifname)
             except VrrpError as err:
                 # One family missing on one interface (no IPv6 there) is not fatal.
-                self.warnings.append(str(err))
+                self._warn(str(err))
                 continue
             self._sockets.append(sock)
             self._loop.add_reader(sock.fileno(), self._readable, sock, ifname, family)
@@ -112,10 +111,14 @@ class Observer:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:
-                self.warnings.append(f"reading VRRP on {ifname}: {err.strerror}")
+                self._warn(f"reading VRRP on {ifname}: {err.strerror}")
                 return
             if advert is not None:
                 self.feed(ifname, advert, self.clock())
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:  # a repeating failure is one warning
+            self.warnings.append(message)
 
     def feed(self, ifname: str, advert: Advert, now: float) -> None:
         """Hand one decoded advert to its segment (also how tests replay captures)."""
@@ -148,7 +151,7 @@ class Observer:
             interfaces=tuple(self.interfaces),
             segments=tuple(views),
             decode_stats={ifname: stats.as_dict() for ifname, stats in self.stats.items()},
-            warnings=tuple(dict.fromkeys(self.warnings)),
+            warnings=tuple(self.warnings),
         )
 
     @property
@@ -175,5 +178,4 @@ async def observe_for(
             left = started + wanted - time.monotonic()
             if left <= 0:
                 return observer.snapshot()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.sleep(min(left, 0.1))
+            await asyncio.sleep(min(left, 0.1))

@@ -53,7 +53,10 @@ class Probe:
         lab.wait_for(self.path.exists, 10, what="first observer snapshot")
 
     def segments(self) -> dict[int, dict]:
-        self.process.check_running()
+        if not self.process.alive:
+            # An empty log with an exit code of 1 has meant the lab's temp dir had vanished.
+            present = self.lab.tmpdir.is_dir()
+            raise AssertionError(f"{self.process.describe()}\nlab tmpdir present: {present}")
         document = json.loads(self.path.read_text())
         return {segment["vrid"]: segment for segment in document["segments"]}
 
