@@ -330,3 +330,58 @@ def test_status_needs_only_cap_net_raw(lab):
                       timeout=20, check=False)  # fmt: skip
     assert refused.returncode == 4, refused
     assert "CAP_NET_RAW" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_forged_adverts_show_every_per_packet_anomaly(lab):
+    """A rogue namespace sends adverts no keepalived would: the observer names each fault.
+
+    VRID 90: two forged sources both at priority 255 with disjoint VIPs (duplicate owner,
+    VRID collision, and since both keep advertising, split brain). VRID 91: TTL 64.
+    VRID 92: a wrong checksum. VRID 93 over IPv6: wrong checksum and hop limit 1 (the
+    kernel must not drop it: the observer's socket does not set IPV6_CHECKSUM).
+    """
+    segment = lab.segment("vrrp")
+    rogue, obs = lab.namespace("rogue"), lab.namespace("obs")
+    segment.attach(rogue, ["10.30.0.40/24", "fd00:30::40/64"])
+    segment.attach(obs, [f"{OBS4}/24", f"{OBS6}/64"])
+    probe = Probe(lab, obs)
+    rogue6 = link_local(rogue)
+    specs = [
+        {"family": "inet", "source": "10.30.0.41", "vrid": 90, "priority": 255,
+         "vips": ["10.30.0.190"]},
+        {"family": "inet", "source": "10.30.0.42", "vrid": 90, "priority": 255,
+         "vips": ["10.30.0.191"]},
+        {"family": "inet", "source": "10.30.0.40", "vrid": 91, "priority": 100,
+         "vips": ["10.30.0.192"], "ttl": 64},
+        {"family": "inet", "source": "10.30.0.40", "vrid": 92, "priority": 100,
+         "vips": ["10.30.0.193"], "corrupt": True},
+        {"family": "inet6", "source": rogue6, "vrid": 93, "priority": 100,
+         "vips": ["fd00:30::193"], "corrupt": True, "ttl": 1},
+    ]  # fmt: skip
+    sender = rogue.spawn(
+        [sys.executable, "-m", "tests.lab.vrrp_sender", "eth0", "20", json.dumps(specs)],
+        name="vrrp-sender", env={"PYTHONPATH": REPO},
+    )  # fmt: skip
+    wanted = {
+        90: {"duplicate_owner", "vrid_collision", "split_brain"},
+        91: {"bad_ttl"},
+        92: {"bad_checksum"},
+        93: {"bad_checksum", "bad_ttl"},
+    }
+
+    def all_reported(segments):
+        return all(
+            vrid in segments and set(segments[vrid]["anomalies"]) == names
+            for vrid, names in wanted.items()
+        )
+
+    try:
+        segments = probe.wait(all_reported, 10, "forged adverts reported")
+    finally:
+        sender.stop()
+    assert sorted(r["address"] for r in segments[90]["routers"]) == ["10.30.0.41", "10.30.0.42"]
+    assert router(segments[91], "10.30.0.40")["ttl"] == 64
+    assert router(segments[92], "10.30.0.40")["checksum_form"] is None
+    v6 = router(segments[93], rogue6)
+    assert v6["checksum_form"] is None and v6["ttl"] == 1
+    assert segments[93]["family"] == "inet6"
