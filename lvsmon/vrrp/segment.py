@@ -44,6 +44,8 @@ class Settings:
     # no_master waits this fraction of the advert interval beyond Master_Down_Interval.
     no_master_grace_intervals: float = 0.5
     event_log_length: int = 200
+    # Forged sources must not grow memory without bound: the longest silent go first.
+    max_routers: int = 64
     ended_anomalies_kept: int = 50
 
 
@@ -134,6 +136,7 @@ class Segment:
         """One advert from this segment, received at ``now``."""
         router = self._routers.get(advert.source)
         if router is None:
+            self._make_room()
             router = self._routers[advert.source] = _Router(advert, now)
             self._log(now, "router_heard", f"{advert.source} priority {advert.priority}")
         else:
@@ -392,10 +395,17 @@ class Segment:
         for name, subject in list(self._open):
             if name in (view.BAD_TTL, view.BAD_CHECKSUM):
                 router = self._routers.get(subject)
-                if router and now - router.last_seen > self.settings.forget_after_seconds:
+                if router is None:  # pushed out by _make_room
+                    self._stop(name, subject, now)
+                elif now - router.last_seen > self.settings.forget_after_seconds:
                     self._stop(name, subject, router.last_seen)
 
     # -- bookkeeping --------------------------------------------------------------
+
+    def _make_room(self) -> None:
+        while len(self._routers) >= self.settings.max_routers:
+            oldest = min(self._routers.values(), key=lambda router: router.last_seen)
+            del self._routers[oldest.address]
 
     def _start(
         self, name: str, subject: str, start: float, routers: tuple[str, ...], detail: str

@@ -245,3 +245,11 @@ def test_renderings_fit_80_columns():
     assert six[:20] in table and "graceful_release" in table
     text = render_status(snapshot)
     assert "master none" in text and six in text
+
+
+def test_forged_sources_cannot_grow_the_router_table_without_bound():
+    segment = new_segment(max_routers=4)
+    for index in range(10):
+        send(segment, f"10.0.1.{index + 1}", 100, [float(index)])
+    addresses = [router.address for router in segment.snapshot(10).routers]
+    assert addresses == ["10.0.1.7", "10.0.1.8", "10.0.1.9", "10.0.1.10"]
