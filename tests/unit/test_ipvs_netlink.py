@@ -44,6 +44,10 @@ class kernel_ipvsmsg(ipvsmsg):  # pyroute2's naming
             (name, RAW_DEST.get(name, kind)) for name, kind in ipvsmsg.dest.nla_map
         )
 
+        class stats64(ipvsmsg.dest.stats64):
+            # Machines without cheap unaligned access pad u64 attributes with PAD (11).
+            nla_map = (*ipvsmsg.dest.stats64.nla_map, ("IPVS_STATS_ATTR_PAD", "cdata"))
+
 
 class info_msg(genlmsg):
     nla_map = (
@@ -317,6 +321,22 @@ def test_ipv4_real_server_with_everything():
         stats=Counters(2**33 + 1, 2**40, 5, 2**62, 123),
         rates=Counters(10, 20, 30, 40_000, 50_000),
     )
+
+
+def test_stats64_with_padding_attributes():
+    padded = stats(STATS64)
+    padded["attrs"] = [("IPVS_STATS_ATTR_PAD", b"")] + padded["attrs"][:5] + [
+        ("IPVS_STATS_ATTR_PAD", b"")] + padded["attrs"][5:]
+    rs = decode_dest(dest_message(IPVS_DEST_ATTR_STATS64=padded))
+    assert rs.stats == Counters(2**33 + 1, 2**40, 5, 2**62, 123)
+    assert rs.rates == Counters(10, 20, 30, 40_000, 50_000)
+
+
+def test_stats64_missing_a_counter_leaves_it_unknown():
+    partial = stats(STATS64)
+    partial["attrs"] = [a for a in partial["attrs"] if a[0] != "IPVS_STATS_ATTR_OUTBYTES"]
+    rs = decode_dest(dest_message(IPVS_DEST_ATTR_STATS64=partial))
+    assert rs.stats == Counters(2**33 + 1, 2**40, 5, 2**62, None)
 
 
 @pytest.mark.parametrize(("method", "name"), [(1, "local"), (2, "tunnel"), (3, "route")])
