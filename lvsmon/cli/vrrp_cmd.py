@@ -55,7 +55,8 @@ def vrrp():
     """Watch VRRP on the wire: every router of every VRID, and what is wrong.
 
     lvsmon listens with raw sockets (IPv4 224.0.0.18 and IPv6 ff02::12, IP
-    protocol 112) and needs CAP_NET_RAW. Since only the master of a VRID
+    protocol 112), plus a packet socket for the adverts this host sends
+    itself, and needs CAP_NET_RAW only. Since only the master of a VRID
     sends adverts, the master is the router that is advertising; backups
     show up once they have been master.
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from lvsmon.errors import VrrpError
 from lvsmon.model import Advert
-from lvsmon.vrrp import sockets
+from lvsmon.vrrp import codec, sockets
 from lvsmon.vrrp.segment import Segment, Settings
 from lvsmon.vrrp.stats import DecodeStats
 from lvsmon.vrrp.view import ObserverSnapshot
@@ -38,11 +38,14 @@ class Observer:
         clock: Callable[[], float] = time.time,
         ipv4: bool = True,
         ipv6: bool = True,
+        own_adverts: bool = True,
     ):
         self.interfaces = list(interfaces) if interfaces else sockets.default_interfaces()
         self.settings = settings or Settings()
         self.clock = clock
         self.families = [name for name, wanted in (("inet", ipv4), ("inet6", ipv6)) if wanted]
+        # Also watch what this host sends: the raw IP sockets never hear the local router.
+        self.own_adverts = own_adverts
         self.segments: dict[tuple[str, str, int], Segment] = {}
         self.stats = {ifname: DecodeStats() for ifname in self.interfaces}
         self.warnings: list[str] = []
@@ -84,6 +87,14 @@ class Observer:
                 continue
             self._sockets.append(sock)
             self._loop.add_reader(sock.fileno(), self._readable, sock, ifname, family)
+        if self.own_adverts:
+            try:
+                sock = sockets.open_outgoing(ifname)
+            except VrrpError as err:
+                self._warn(str(err))
+                return
+            self._sockets.append(sock)
+            self._loop.add_reader(sock.fileno(), self._readable_outgoing, sock, ifname)
 
     def close(self) -> None:
         if self._ticker is not None:
@@ -115,6 +126,37 @@ class Observer:
                 return
             if advert is not None:
                 self.feed(ifname, advert, self.clock())
+
+    def _readable_outgoing(self, sock: socket.socket, ifname: str) -> None:
+        stats = self.stats[ifname]
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                data, address = sock.recvfrom(sockets.RECV_BUFFER)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                self._warn(f"reading outgoing VRRP on {ifname}: {err.strerror}")
+                return
+            ethertype = address[1]
+            if ethertype == sockets.ETH_P_IP and "inet" in self.families:
+                advert = stats.decode_ipv4(data)
+            elif ethertype == sockets.ETH_P_IPV6 and "inet6" in self.families:
+                advert = self._decode_ipv6_packet(stats, data)
+            else:
+                continue
+            if advert is not None:
+                self.feed(ifname, advert, self.clock())
+
+    @staticmethod
+    def _decode_ipv6_packet(stats: DecodeStats, data: bytes) -> Advert | None:
+        try:
+            payload, source, destination, hop_limit = sockets.split_ipv6_packet(data)
+            return stats.accepted(
+                codec.decode_ipv6_payload(payload, source, destination, hop_limit)
+            )
+        except codec.VrrpDecodeError as error:
+            stats.rejected(error)
+            return None
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:  # a repeating failure is one warning

@@ -7,12 +7,19 @@ as ancillary data. Both are bound to the interface (SO_BINDTODEVICE) and
 non-blocking. IPV6_CHECKSUM is deliberately not set: the kernel would then drop
 bad checksums that the observer must report.
 
+Neither socket hears what this host sends itself (keepalived turns multicast loop
+off, and unicast is never looped), so on a keepalived node the local router would be
+invisible while it is master. ``open_outgoing`` adds a packet socket that sees only
+outgoing VRRP (IPv4 and IPv6, a kernel BPF filter drops everything else).
+
 Unicast adverts (keepalived's ``unicast_peer``) reach these sockets only on the
-peers they are addressed to: an observer elsewhere on the segment cannot hear them.
+peers they are addressed to (and, with ``open_outgoing``, on their sender): an
+observer elsewhere on the segment cannot hear them.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import socket
@@ -26,6 +33,31 @@ IFF_LOOPBACK = 0x8
 SIOCGIFFLAGS = 0x8913
 RECV_BUFFER = 65535
 ANCILLARY_BUFFER = socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + 64
+
+ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
+ETH_P_IPV6 = 0x86DD
+PACKET_OUTGOING = 4
+SO_ATTACH_FILTER = 26
+
+# Classic BPF for a SOCK_DGRAM packet socket (offset 0 is the network header): keep
+# outgoing IPv4 with protocol 112 and outgoing IPv6 with next header 112, drop the rest.
+_SKF_AD_OFF = -0x1000
+_SKF_AD_PROTOCOL, _SKF_AD_PKTTYPE = 0, 4
+_LD_W_ABS, _LD_B_ABS, _JEQ_K, _RET_K = 0x20, 0x30, 0x15, 0x06
+_OUTGOING_VRRP_FILTER = (  # (code, jump if true, jump if false, k); jumps are relative
+    (_LD_W_ABS, 0, 0, (_SKF_AD_OFF + _SKF_AD_PKTTYPE) & 0xFFFFFFFF),  # 0: A = pkt_type
+    (_JEQ_K, 0, 8, PACKET_OUTGOING),  # 1: outgoing -> 2, else drop
+    (_LD_W_ABS, 0, 0, (_SKF_AD_OFF + _SKF_AD_PROTOCOL) & 0xFFFFFFFF),  # 2: A = ethertype
+    (_JEQ_K, 0, 2, ETH_P_IP),  # 3: IPv4 -> 4, else 6
+    (_LD_B_ABS, 0, 0, 9),  # 4: A = IPv4 protocol
+    (_JEQ_K, 3, 4, codec.IPPROTO_VRRP),  # 5: VRRP -> accept, else drop
+    (_JEQ_K, 0, 3, ETH_P_IPV6),  # 6: IPv6 -> 7, else drop
+    (_LD_B_ABS, 0, 0, 6),  # 7: A = IPv6 next header (no extension headers expected)
+    (_JEQ_K, 0, 1, codec.IPPROTO_VRRP),  # 8: VRRP -> accept, else drop
+    (_RET_K, 0, 0, 0xFFFF),  # 9: accept (whole packet)
+    (_RET_K, 0, 0, 0),  # 10: drop
+)
 
 
 def interface_index(ifname: str) -> int:
@@ -108,3 +140,44 @@ def _raw_socket(family: int, ifname: str) -> socket.socket:
         sock.close()
         raise VrrpError(f"cannot bind a VRRP socket to {ifname}: {err.strerror}") from err
     return sock
+
+
+def open_outgoing(ifname: str) -> socket.socket:
+    """A packet socket seeing the VRRP adverts this host sends on ``ifname`` (IPv4 and IPv6).
+
+    recvfrom() gives the IP packet (header included) and the address tuple
+    (ifname, ethertype, pkttype, hatype, hwaddr).
+    """
+    interface_index(ifname)
+    try:
+        # Protocol 0 first: no packet is queued before the filter is in place.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
+    except PermissionError as err:
+        raise PermissionDenied(
+            "opening a packet socket for outgoing VRRP was refused",
+            "run as root or give lvsmon CAP_NET_RAW",
+        ) from err
+    try:
+        program = b"".join(struct.pack("@HBBI", *op) for op in _OUTGOING_VRRP_FILTER)
+        buffer = ctypes.create_string_buffer(program, len(program))
+        fprog = struct.pack("@HL", len(_OUTGOING_VRRP_FILTER), ctypes.addressof(buffer))
+        sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+        sock.bind((ifname, ETH_P_ALL))
+        sock.setblocking(False)
+    except OSError as err:
+        sock.close()
+        raise VrrpError(f"cannot watch outgoing VRRP on {ifname}: {err.strerror}") from err
+    return sock
+
+
+def split_ipv6_packet(data: bytes) -> tuple[bytes, bytes, bytes, int]:
+    """(VRRP payload, source, destination, hop limit) of an IPv6 packet without extension
+    headers (the outgoing filter only passes next header 112)."""
+    if len(data) < 40:
+        raise codec.VrrpDecodeError("truncated", f"{len(data)} bytes, no IPv6 header")
+    if data[0] >> 4 != 6:
+        raise codec.VrrpDecodeError("bad_ip_version", f"version {data[0] >> 4}")
+    length = int.from_bytes(data[4:6], "big")
+    if 40 + length > len(data):
+        raise codec.VrrpDecodeError("truncated", f"payload length {length}")
+    return data[40 : 40 + length], data[8:24], data[24:40], data[7]

@@ -1,9 +1,12 @@
-"""The VRRP observer against real keepalived pairs, from a third namespace on the segment.
+"""The VRRP observer against real keepalived, from a third namespace and from the nodes.
 
-Nodes a (priority 150) and b (priority 100) each run one keepalived with three
-instances: VRID 51 VRRPv2 with auth_type PASS (1 s), VRID 52 VRRPv3 over IPv4
-(0.5 s, two VIPs), VRID 53 VRRPv3 over IPv6 (0.5 s). The observer namespace runs
+The main scenario: nodes a (priority 150) and b (priority 100) each run one keepalived
+with three instances: VRID 51 VRRPv2 with auth_type PASS (1 s), VRID 52 VRRPv3 over
+IPv4 (0.5 s, two VIPs), VRID 53 VRRPv3 over IPv6 (0.5 s). The observer namespace runs
 the observer library (tests.lab.vrrp_probe, snapshots in a file) and the real CLI.
+Then: mismatched interval and password, graceful shutdown with `lvsmon vrrp watch`,
+CAP_NET_RAW alone, forged adverts, and lvsmon on the keepalived nodes (own adverts,
+unicast).
 """
 
 from __future__ import annotations
@@ -385,3 +388,46 @@ def test_forged_adverts_show_every_per_packet_anomaly(lab):
     v6 = router(segments[93], rogue6)
     assert v6["checksum_form"] is None and v6["ttl"] == 1
     assert segments[93]["family"] == "inet6"
+
+
+def test_observer_on_keepalived_nodes_hears_its_own_router_and_unicast(lab):
+    """lvsmon on the keepalived nodes themselves, as deployed: the local master is seen too
+    (its adverts are never looped back to raw sockets; the outgoing packet socket sees them).
+    Unicast adverts are seen on both peers, and by nobody else on the segment."""
+    segment = lab.segment("vrrp")
+    a, b, obs = lab.namespace("a"), lab.namespace("b"), lab.namespace("obs")
+    segment.attach(a, [f"{A4}/24", f"{A6}/64"])
+    segment.attach(b, [f"{B4}/24", f"{B6}/64"])
+    segment.attach(obs, [f"{OBS4}/24", f"{OBS6}/64"])
+
+    def conf(node: str, priority: int, source: str, peer: str) -> str:
+        return keepalived_conf(node, [
+            vrrp_instance("MULTI", vrid=91, priority=priority, advert_int=0.5,
+                          vips=["10.30.0.191/24"]),
+            vrrp_instance("MULTI6", vrid=92, priority=priority, advert_int=0.5,
+                          vips=["fd00:30::192/64"]),
+            vrrp_instance("UNI", vrid=93, priority=priority, advert_int=0.5,
+                          unicast_src=source, unicast_peers=[peer], vips=["10.30.0.193/24"]),
+        ])  # fmt: skip
+
+    spawn_keepalived(lab, a, conf("node-a", 150, A4, B4))
+    spawn_keepalived(lab, b, conf("node-b", 100, B4, A4))
+    for vip in ("10.30.0.191", "fd00:30::192", "10.30.0.193"):
+        lab.wait_for(lambda vip=vip: a.has_address(vip), 15, what=f"{vip} on a")
+    a6 = link_local(a)
+    status = [sys.executable, "-m", "lvsmon", "vrrp", "status", "--json", "--duration", "2",
+              "-i", "eth0"]  # fmt: skip
+    seen = {}
+    for node in (a, b, obs):
+        done = node.run(status, env={"PYTHONPATH": REPO}, timeout=20)
+        seen[node.short] = {view["vrid"]: view for view in json.loads(done.stdout)}
+    for node in ("a", "b"):
+        views = seen[node]
+        assert sorted(views) == [91, 92, 93], (node, views)
+        assert [views[v]["master"] for v in (91, 92, 93)] == [A4, a6, A4], node
+        for view in views.values():
+            assert view["anomalies"] == [], (node, view)
+            (master,) = view["routers"]
+            assert master["priority"] == 150 and master["ttl"] == 255
+            assert master["checksum_form"] == "rfc5798"
+    assert sorted(seen["obs"]) == [91, 92], seen["obs"]  # unicast VRID 93 never reaches it

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from lvsmon.cli.vrrp_cmd import WIDTH, render_status, render_watch
-from lvsmon.vrrp import codec
+from lvsmon.vrrp import codec, sockets
 from lvsmon.vrrp.observer import Observer
 from lvsmon.vrrp.segment import Segment, Settings
 from lvsmon.vrrp.view import master_down_interval
@@ -253,3 +255,21 @@ def test_forged_sources_cannot_grow_the_router_table_without_bound():
         send(segment, f"10.0.1.{index + 1}", 100, [float(index)])
     addresses = [router.address for router in segment.snapshot(10).routers]
     assert addresses == ["10.0.1.7", "10.0.1.8", "10.0.1.9", "10.0.1.10"]
+
+
+def test_outgoing_ipv6_packets_are_split_at_the_fixed_header():
+    source, destination = "fe80::1", codec.VRRP_GROUP6
+    message = codec.encode_advert(vrid=9, priority=100, addresses=["fd00::9"], source=source)
+    header = (
+        bytes([0x60, 0, 0, 0])
+        + len(message).to_bytes(2, "big")
+        + bytes([codec.IPPROTO_VRRP, 255])
+        + socket.inet_pton(socket.AF_INET6, source)
+        + socket.inet_pton(socket.AF_INET6, destination)
+    )
+    payload, src, dst, hops = sockets.split_ipv6_packet(header + message + b"pad")
+    advert = codec.decode_ipv6_payload(payload, src, dst, hops)
+    assert (advert.source, advert.vrid, advert.checksum_form) == (source, 9, "rfc5798")
+    for broken in (header[:39], b"\x40" + header[1:] + message, header + message[:-1]):
+        with pytest.raises(codec.VrrpDecodeError):
+            sockets.split_ipv6_packet(broken)
