@@ -70,7 +70,7 @@ class ServiceKey:
 
     def __str__(self) -> str:
         if self.protocol == "fwm":
-            return f"fwm:{self.fwmark}"
+            return f"fwm6:{self.fwmark}" if self.family == "inet6" else f"fwm:{self.fwmark}"
         return f"{self.protocol}:{join_host_port(self.address, self.port)}"
 
 
@@ -79,7 +79,8 @@ class VirtualService:
     key: ServiceKey
     scheduler: str
     flags: tuple[str, ...] = ()
-    persistence_timeout_seconds: int | None = None  # None: not persistent
+    # None: not persistent, or unknown (procfs without the kernel's HZ; "persistent" in flags)
+    persistence_timeout_seconds: int | None = None
     persistence_prefix_length: int | None = None  # netmask as a prefix length
     persistence_engine: str | None = None
     real_servers: tuple[RealServer, ...] = ()

@@ -139,6 +139,8 @@ def _service_options(svc: VirtualService) -> str:
     parts = [flag for flag in svc.flags if flag not in ("persistent", "hashed")]
     if svc.persistence_timeout_seconds is not None:
         parts.append(f"persistent {svc.persistence_timeout_seconds}")
+    elif "persistent" in svc.flags:
+        parts.append("persistent ?")
         if svc.persistence_prefix_length is not None:
             parts.append(f"mask /{svc.persistence_prefix_length}")
     if svc.persistence_engine:

@@ -390,13 +390,6 @@ def nested(attrs: dict[int, bytes], kind: int, what: str) -> dict[int, bytes]:
     return parse_attrs(_need(attrs, kind, what))
 
 
-def service_text(key: ServiceKey) -> str:
-    """str(key), but an IPv6 firewall mark is fwm6:N (as lvsmon.ipvs.parse_service reads it)."""
-    if key.protocol == "fwm" and key.family == "inet6":
-        return f"fwm6:{key.fwmark}"
-    return str(key)
-
-
 # --- encoding -----------------------------------------------------------------------------
 
 
@@ -563,7 +556,7 @@ class IpvsNetlink:
 
     def _read_dests(self, entry: ServiceEntry, warnings: _Warnings) -> list[RealServer]:
         af = AF_BY_FAMILY[entry.service.key.family]
-        name = service_text(entry.service.key)
+        name = str(entry.service.key)
         return [rs for _dest, rs in self._dest_dump(entry.identity, af, warnings, name)]
 
     def _dest_dump(self, identity: bytes, af: int, warnings: _Warnings, name: str
@@ -594,7 +587,7 @@ class IpvsNetlink:
         except ValueError:
             raise UsageError(f"{address!r} is not an IP address") from None
         identity, af = self._find_service(key)
-        name = service_text(key)
+        name = str(key)
         warnings = _Warnings()
         matches = [
             (dest, rs)
@@ -629,12 +622,12 @@ class IpvsNetlink:
             identity = identity_of(key, af)
             try:
                 self._request(CMD_GET_SERVICE, identity, dump=False, warnings=_Warnings(),
-                              what=f"looking up {service_text(key)}")
+                              what=f"looking up {str(key)}")
                 return identity, af
             except NotFound:
                 continue
         raise NotFound(
-            f"no virtual service {service_text(key)}", hint="list them with `lvsmon ipvs`"
+            f"no virtual service {str(key)}", hint="list them with `lvsmon ipvs`"
         )
 
     # -- the wire --
