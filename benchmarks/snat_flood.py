@@ -143,7 +143,9 @@ def run(lab: Lab, rates: list[int], seconds: float, buffer_bytes: int) -> None:
                           env=topo.PYTHON_ENV,
                           timeout=seconds * 10 + 30)
         sent = json.loads(done.stdout.strip().splitlines()[-1])
-        wait_quiet(lambda: status(status_file)["snat_events"], settle=1.5)
+        wait_quiet(lambda: (lambda st: (st["snat_events"], st["dumps"], st["dumping"],
+                                        st["sinks"]["sqlite"]["pending_records"]))(
+            status(status_file)), settle=2.0, timeout=60)
         wait_quiet(lambda: len(witness.log()), settle=1.0)
         time.sleep(0.5)  # one more flush interval
         kernel = new_counter(router) - before_kernel

@@ -14,6 +14,7 @@ dropping it. The cost: under a sustained overload, entries wait longer in the ta
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 import struct
@@ -26,6 +27,8 @@ from pyroute2.netlink.nfnetlink import NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTR
 from lvsmon.errors import PermissionDenied, SnatError
 from lvsmon.snat import ctnetlink
 from lvsmon.snat.ctnetlink import CtMessage
+
+log = logging.getLogger("lvsmon.snat")
 
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
@@ -170,6 +173,12 @@ def dump_table(receive_buffer_bytes: int = 8 << 20, timeout_seconds: float = 60.
                                                "run with CAP_NET_ADMIN")
                     raise SnatError(f"conntrack dump failed: {os.strerror(code)}")
                 if ctnetlink.event_kind(message) == "dump":
-                    yield ctnetlink.decode_conntrack(data, message.start, message.end, "dump")
+                    try:
+                        decoded = ctnetlink.decode_conntrack(data, message.start, message.end,
+                                                             "dump")
+                    except ctnetlink.DecodeError as exc:
+                        log.warning("skipped a conntrack dump entry: %s", exc)
+                        continue
+                    yield decoded
     finally:
         sock.close()

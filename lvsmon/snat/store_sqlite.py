@@ -203,6 +203,14 @@ class SqliteStore:
                 self.db.execute("ROLLBACK")
             raise SnatStoreUnavailable(f"writing the SNAT store {self.path} failed: {exc}") from exc
 
+    def reconcile(self, seen: set, dump_started_ns: int, node: str) -> int:
+        """After a dump: close this node's open records that began before it and that it did
+        not have (their DESTROY was lost). `seen` holds record.connection_key() tuples."""
+        lost = [row[0] for row in self.open_keys(node, dump_started_ns)
+                if tuple(row[1:]) not in seen]
+        self.close_lost(lost, dump_started_ns, node)
+        return len(lost)
+
     def prune(self, older_than_ns: int) -> int:
         """Delete closed records that ended, and losses noted, before `older_than_ns`."""
         try:
