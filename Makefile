@@ -24,4 +24,6 @@ unit: bootstrap
 	$(PY) -m pytest tests/unit
 
 bench: vm-image
+	$(PY) -m benchmarks.vrrp_decode
+	$(PY) -m benchmarks.vrrp_fuzz --count 1000000
 	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read
