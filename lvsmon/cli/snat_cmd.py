@@ -213,6 +213,9 @@ def _print_status(info: dict) -> None:
                                            if "pid" in info else ""))
     if "problem" in info:
         click.echo(f"  {info['problem']}")
+    if not info["running"] and "updated_ns" in info:
+        how = "stopped cleanly" if info.get("stopped") else "last seen alive"
+        click.echo(f"  {how} at {iso_utc(info['updated_ns'])}")
     if "events_per_second" in info:
         click.echo(f"  events per second: {info['events_per_second']}")
         click.echo(f"  lost events: {info['lost_events']} (in {info['overflows']} socket "

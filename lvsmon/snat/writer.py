@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lvsmon.errors import LvsmonError
 from lvsmon.model import SnatConnection
@@ -140,15 +140,20 @@ class Writer:
             self._cond.notify()
 
     def _bound(self, slot: SinkSlot) -> None:
-        # The first batch may be being written: only later ones are dropped.
+        # The first batch may be being written: only later ones are dropped. Their losses
+        # move on to the next batch, and batches are replaced, not changed: other sinks
+        # share them.
         dropped = 0
         while len(slot.pending) > 2 and slot.pending_records() > self.max_pending_records:
-            dropped += slot.pending.pop(1).records
+            old = slot.pending.pop(1)
+            dropped += old.records
+            slot.pending[1] = replace(slot.pending[1], losses=[*old.losses,
+                                                               *slot.pending[1].losses])
         if dropped:
             self.dropped_records += dropped
-            slot.pending[-1].losses.append(Loss(
+            slot.pending[-1] = replace(slot.pending[-1], losses=[*slot.pending[-1].losses, Loss(
                 time.time_ns(), self.node, "store_dropped", dropped,
-                f"sink {slot.name} could not write; records dropped from memory"))
+                f"sink {slot.name} could not write; records dropped from memory")])
             log.error("sink %s: %d record(s) dropped from memory", slot.name, dropped)
 
     def _run(self) -> None:
