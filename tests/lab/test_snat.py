@@ -303,6 +303,59 @@ def test_unwritable_store_is_reported_and_retried(lab):
     assert proc.stop() == 0
 
 
+def test_full_disk_is_reported_and_retried(lab):
+    """The store on a 256 KiB tmpfs of lvsmon's own mount namespace (it goes with the
+    process); a churn of connections fills it; growing it lets the held records in."""
+    snat = topo.build(lab)
+    fix_timeouts(snat.router)
+    tmp = Path(lab.tmpdir)
+    disk = tmp / "disk"
+    disk.mkdir()
+    status = tmp / "status.json"
+    mount_then_run = 'mount -t tmpfs -o size=256k lvsmt-full "$1" && shift && exec "$@"'
+    proc = snat.router.spawn(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount_then_run, "sh",
+         str(disk), sys.executable, "-m", "lvsmon", "snat", "run", "--store",
+         str(disk / "snat.sqlite"), "--status-file", str(status), "--node", "router"],
+        name="lvsmon-snat", env=topo.PYTHON_ENV)
+    lab.wait_for(lambda: status.exists() and json.loads(status.read_text())["dumps"] >= 1, 15,
+                 what="lvsmon snat run ready")
+    churn = snat.python(snat.clients[0], "churn", topo.SERVER, str(topo.PORT), "3",
+                        name="churn")
+
+    def full():
+        proc.check_running()
+        error = json.loads(status.read_text())["sinks"]["sqlite"]["error"]
+        return error if error and "full" in error else None
+
+    error = lab.wait_for(full, 30, what="disk full reported")
+    lab.wait_for(lambda: not churn.alive, 30, what="churn finished")
+    made = json.loads(churn.log().splitlines()[-1])["connections"]
+    time.sleep(1.0)
+    assert proc.alive  # reported and retried, not a crash
+    state = json.loads(status.read_text())["sinks"]["sqlite"]
+    assert state["pending_records"] > 0
+    snat.router.run(["nsenter", f"--mount=/proc/{proc.pid}/ns/mnt", "mount", "-o",
+                     "remount,size=64m", str(disk)])  # the operator frees space
+    lab.wait_for(lambda: json.loads(status.read_text())["sinks"]["sqlite"]["ok"] and
+                 json.loads(status.read_text())["sinks"]["sqlite"]["pending_records"] == 0,
+                 60, what="held records written after the disk was grown")
+    # Read the store inside lvsmon's mount namespace, where the tmpfs is.
+    check = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); print(db.execute("
+             "'PRAGMA integrity_check').fetchone()[0], db.execute("
+             "'SELECT count(*) FROM connection').fetchone()[0])")
+    out = snat.router.run(["nsenter", f"--mount=/proc/{proc.pid}/ns/mnt", sys.executable, "-c",
+                           check, str(disk / "snat.sqlite")]).stdout.split()
+    assert out[0] == "ok"
+    records = int(out[1])
+    assert records >= made  # every connection made is there; nothing was dropped
+    assert json.loads(status.read_text())["store_dropped"] == 0
+    assert "sink sqlite writes again" in proc.log()
+    print(f"full disk: {error!r} reported; {made} connections made, {records} records "
+          f"after the disk grew")
+    assert proc.stop() == 0
+
+
 def test_sighup_reopens_jsonl_and_syslog_gets_rfc5424(lab):
     snat = topo.build(lab)
     tmp = Path(lab.tmpdir)
