@@ -75,6 +75,7 @@ class SnatService:
         self.opens: dict[tuple, SnatConnection] = {}
         self.closes: list[SnatConnection] = []
         self.losses: list[Loss] = []
+        self.closed_keys: set[tuple] = set()  # closed in the batch being gathered
         self.stopping = False
         self.reopen_requested = False
         self.started_ns = time.time_ns()
@@ -101,7 +102,14 @@ class SnatService:
         if message.kind == "destroy":
             opened = self.opens.pop(key, None)
             self.closes.append(record if opened is None else merge_close(opened, record))
-        elif message.kind == "dump" or (message.kind == "new" and key not in self.opens):
+            self.closed_keys.add(key)
+        elif message.kind == "new":
+            if key in self.closed_keys:
+                # The kernel reused the id for the same tuples: the first connection's close
+                # must be written before the second one's open.
+                self.flush()
+            self.opens.setdefault(key, record)
+        elif message.kind == "dump" and key not in self.closed_keys:
             self.opens[key] = record  # a dump's start is the kernel's, a NEW's only ours
         return key
 
@@ -114,13 +122,15 @@ class SnatService:
             self.writer.submit(Batch(list(self.opens.values()), self.closes, self.losses,
                                      reconcile))
             self.opens, self.closes, self.losses = {}, [], []
+            self.closed_keys = set()
 
     def pump_events(self) -> None:
         """Read and handle what the event socket holds now; account for any overflow."""
         messages, overflows = self.events.read()
         seen_ns = time.time_ns()
-        for message in messages:
-            self.handle(message, seen_ns)
+        for index, message in enumerate(messages):
+            # +index ns: approximate starts stay distinct (they are part of a record's identity)
+            self.handle(message, seen_ns + index)
         self.counts["events"] += len(messages)
         dropped = self.events.update_dropped()
         if overflows or dropped:

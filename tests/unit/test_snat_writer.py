@@ -85,3 +85,26 @@ def test_reconcile_closes_what_the_dump_did_not_have(tmp_path):
     ended = {r.conntrack_id: (r.end_ns, r.end_lost) for r in records}
     assert ended == {1: (T0 + 5 * S, True), 2: (None, False)}
     assert [(x.kind, x.count) for x in losses] == [("end_unknown", 1)]
+
+
+def test_reused_conntrack_id_in_one_batch_keeps_both_connections(tmp_path):
+    """NEW, DESTROY, NEW of the same id and tuples before a flush: two records, in order."""
+    from lvsmon.snat.config import SnatConfig
+    from lvsmon.snat.ctnetlink import CtMessage, Tuple
+    from lvsmon.snat.service import SnatService
+
+    path = tmp_path / "snat.sqlite"
+    service = SnatService(SnatConfig(store=str(path), status_file=str(tmp_path / "st.json"),
+                                     node="lb1"))
+    service.writer.start()
+    orig = Tuple(6, "192.168.1.20", "10.0.1.12", 51000, 80)
+    reply = Tuple(6, "10.0.1.12", "10.0.0.5", 80, 40001)
+    new = CtMessage("new", 2, orig, reply, conntrack_id=77)
+    destroy = new._replace(kind="destroy", start_ns=T0, stop_ns=T0 + S)
+    service.handle(new, T0 + 10)
+    service.handle(destroy, T0 + 2 * S)
+    service.handle(new, T0 + 3 * S)
+    service.flush()
+    service.writer.stop()
+    records, _ = stored(path)
+    assert [(r.start_ns, r.end_ns) for r in records] == [(T0, T0 + S), (T0 + 3 * S, None)]
