@@ -74,7 +74,9 @@ def run(config_path, store, jsonl, syslog, node, status_file, receive_buffer_byt
     unless told not to, and logs that it did. SIGHUP reopens the JSON-lines
     file. Lost events are counted in the store, the status file and the log.
 
-    Example: lvsmon snat run --store /var/lib/lvsmon/snat.sqlite --jsonl /var/log/lvsmon/snat.jsonl
+    \b
+    Example:
+      lvsmon snat run --store /var/lib/lvsmon/snat.sqlite --jsonl /var/log/lvsmon/snat.jsonl
     """
     from lvsmon.snat.service import SnatService
 
@@ -116,8 +118,12 @@ def _emit(records, as_json: bool, empty: str) -> None:
 def who(translated, at, dest, slack, config_path, store, as_json):
     """Which inside client(s) used a translated address and port at a time.
 
-    Example: lvsmon snat who --translated 10.0.0.5:40001 --at '2026-11-24 10:03:12'
-    --dest 10.0.1.12:80
+    Records whose translated source was IP:PORT at TIME (within --slack), open
+    ones included. Records marked "end lost" ended at or before the end shown.
+
+    \b
+    Example (a real server logged 10.0.0.5:40001 at 10:03:12 UTC):
+      lvsmon snat who --translated 10.0.0.5:40001 --at '2026-11-24 10:03:12' --dest 10.0.1.12:80
     """
     address, port = query.parse_endpoint(translated, port_required=True)
     at_ns = query.parse_time(at)
@@ -144,7 +150,9 @@ def who(translated, at, dest, slack, config_path, store, as_json):
 def log_(inside, since, until, limit, config_path, store, as_json):
     """List recorded connections, oldest first.
 
-    Example: lvsmon snat log --inside 192.168.1.20 --since '1 hour ago'
+    \b
+    Example:
+      lvsmon snat log --inside 192.168.1.20 --since '1 hour ago'
     """
     inside_address = query.parse_endpoint(inside)[0] if inside else None
     since_ns = query.parse_time(since) if since else None
