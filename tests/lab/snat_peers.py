@@ -1,7 +1,8 @@
 """Programs the SNAT lab runs inside its namespaces: `python -m tests.lab.snat_peers ...`.
 
-server: TCP and UDP echo on one port; prints one JSON line per flow with the peer it saw
-    (the translated address and port: what a real server's log shows).
+server: TCP and UDP echo on one port (IPv4, or the IPv6 address given); prints one JSON
+    line per flow with the peer it saw (the translated address and port: what a real
+    server's log shows).
 client: N TCP and N UDP flows to a server; prints one JSON line per flow with its own
     (inside) address and port, and the time the flow ran.
 hold: opens N TCP connections, prints them, keeps them open until stopped.
@@ -21,13 +22,21 @@ def _say(**fields) -> None:
     print(json.dumps(fields), flush=True)
 
 
-def server(port: int) -> None:
-    tcp = socket.socket()
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def server(port: int, address: str = "0.0.0.0") -> None:
+    tcp = socket.socket(_family(address))
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("0.0.0.0", port))
+    if _family(address) == socket.AF_INET6:
+        tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    tcp.bind((address, port))
     tcp.listen(1024)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("0.0.0.0", port))
+    udp = socket.socket(_family(address), socket.SOCK_DGRAM)
+    if _family(address) == socket.AF_INET6:
+        udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    udp.bind((address, port))
 
     def udp_loop() -> None:
         while True:
@@ -55,7 +64,7 @@ def client(host: str, port: int, count: int) -> None:
             conn.sendall(b"hello")
             conn.recv(100)
             _say(proto="tcp", inside=me[0], inside_port=me[1], at=time.time())
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        with socket.socket(_family(host), socket.SOCK_DGRAM) as udp:
             udp.settimeout(5)
             udp.connect((host, port))  # so getsockname() has the inside address
             udp.send(b"hello")
@@ -94,7 +103,7 @@ def churn(host: str, port: int, seconds: float) -> None:
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "server":
-        server(int(args[0]))
+        server(int(args[0]), *args[1:])
     elif command == "client":
         client(args[0], int(args[1]), int(args[2]))
     elif command == "hold":

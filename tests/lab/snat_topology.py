@@ -22,7 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 ROUTER_INSIDE, ROUTER_OUTSIDE = "10.71.1.1", "10.71.2.1"
 SERVER = "10.71.2.2"
 CLIENTS = ("10.71.1.2", "10.71.1.3")
+ROUTER_INSIDE6, ROUTER_OUTSIDE6 = "fd00:71:1::1", "fd00:71:2::1"
+SERVER6 = "fd00:71:2::2"
+CLIENTS6 = ("fd00:71:1::2", "fd00:71:1::3")
 PORT = 7000
+PORT6 = 7006
 NAT_PORTS = (40000, 49999)
 PYTHON_ENV = {"PYTHONPATH": str(REPO)}
 
@@ -32,6 +36,12 @@ table ip lvsmt_nat {{
         type nat hook postrouting priority srcnat;
         oifname "to-server" meta l4proto {{ tcp, udp }} masquerade to :{NAT_PORTS[0]}-{NAT_PORTS[1]}
         oifname "to-server" masquerade
+    }}
+}}
+table ip6 lvsmt_nat6 {{
+    chain postrouting {{
+        type nat hook postrouting priority srcnat;
+        oifname "to-server" meta l4proto {{ tcp, udp }} masquerade to :{NAT_PORTS[0]}-{NAT_PORTS[1]}
     }}
 }}
 """
@@ -71,23 +81,27 @@ class SnatLab:
 def build(lab: Lab, clients: int = 2, server_up: bool = True) -> SnatLab:
     router = lab.namespace("router")
     server = lab.namespace("server")
-    lab.veth(router, server, f"{ROUTER_OUTSIDE}/24", f"{SERVER}/24",
-             a_ifname="to-server", b_ifname="eth0")
+    lab.veth(router, server, [f"{ROUTER_OUTSIDE}/24", f"{ROUTER_OUTSIDE6}/64"],
+             [f"{SERVER}/24", f"{SERVER6}/64"], a_ifname="to-server", b_ifname="eth0")
     seg = lab.segment("inside")
-    seg.attach(router, f"{ROUTER_INSIDE}/24", ifname="inside")
+    seg.attach(router, [f"{ROUTER_INSIDE}/24", f"{ROUTER_INSIDE6}/64"], ifname="inside")
     members = []
     for index in range(clients):
         ns = lab.namespace(f"client{index}")
-        seg.attach(ns, f"{CLIENTS[index]}/24", ifname="eth0")
+        seg.attach(ns, [f"{CLIENTS[index]}/24", f"{CLIENTS6[index]}/64"], ifname="eth0")
         ns.run(["ip", "route", "add", "default", "via", ROUTER_INSIDE])
+        ns.run(["ip", "-6", "route", "add", "default", "via", ROUTER_INSIDE6])
         members.append(ns)
     server.run(["ip", "route", "add", "default", "via", ROUTER_OUTSIDE])
     router.sysctl("net.ipv4.ip_forward", 1)
+    router.sysctl("net.ipv6.conf.all.forwarding", 1)
     router.run(["nft", "-f", "-"], input=NFT_RULES)
     snat = SnatLab(lab, router, server, members)
     if server_up:
         srv = snat.python(server, "server", str(PORT), name="snat-server")
-        lab.wait_for(lambda: '"listening"' in srv.log(), 10, what="SNAT lab server listening")
+        srv6 = snat.python(server, "server", str(PORT6), "::", name="snat-server6")
+        lab.wait_for(lambda: '"listening"' in srv.log() and '"listening"' in srv6.log(), 10,
+                     what="SNAT lab servers listening")
     return snat
 
 

@@ -175,6 +175,38 @@ def test_flows_recorded_and_match_conntrack_witness(lab):
     assert proc.stop() == 0
 
 
+def test_ipv6_flows_recorded_and_found(lab):
+    snat = topo.build(lab)
+    tmp = Path(lab.tmpdir)
+    proc, _status = start_lvsmon(snat, tmp)
+    flows = snat.run_python(snat.clients[1], "client", topo.SERVER6, str(topo.PORT6), "2")
+    server = lab.process("snat-server6")
+    seen = lab.wait_for(lambda: (lambda s: s if len(s) == 4 else None)(
+        [json.loads(x) for x in server.log().splitlines() if '"peer"' in x]), 10,
+        what="server saw 4 IPv6 flows")
+    assert {s["peer"] for s in seen} == {topo.ROUTER_OUTSIDE6}
+
+    def recorded():
+        store = SqliteStore(tmp / "snat.sqlite", readonly=True)
+        try:
+            records = [r for r in store.log() if r.family == "inet6"]
+        finally:
+            store.close()
+        return records if len(records) == 4 else None
+
+    records = lab.wait_for(recorded, 10, what="4 IPv6 records")
+    inside = {(r.protocol, r.inside_address, r.inside_port) for r in records}
+    assert inside == {(f["proto"], f["inside"], f["inside_port"]) for f in flows}
+    for line in seen:
+        at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(line["at"]))
+        answer = lvsmon_cli("who", "--store", str(tmp / "snat.sqlite"), "--translated",
+                            f"[{line['peer']}]:{line['peer_port']}", "--at", at, "--dest",
+                            f"[{topo.SERVER6}]:{topo.PORT6}")
+        assert f"[{topo.CLIENTS6[1]}]:" in answer.stdout, answer.stdout
+        assert len(answer.stdout.splitlines()) == 1
+    assert proc.stop() == 0
+
+
 def test_overflow_counted_and_redump_recovers(lab):
     snat = topo.build(lab)
     tmp = Path(lab.tmpdir)
