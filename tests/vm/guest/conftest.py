@@ -22,9 +22,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ipvs_topology():
-    """The traffic topology of tests/vm/guest/topology.py, built once per guest run."""
+    """The traffic topology of tests/vm/guest/topology.py, built once per test module.
+
+    Per module, not per session: a test module may open a Lab of its own, and one
+    process holds one Lab at a time.
+    """
     from tests.vm.guest.topology import ipvs_topology as build
 
     with build() as topo:
