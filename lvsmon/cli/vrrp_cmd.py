@@ -203,3 +203,12 @@ def _clock(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
+def _register_participate():
+    from lvsmon.cli.vrrp_participate import participate
+
+    vrrp.add_command(participate)
+
+
+_register_participate()

@@ -1,0 +1,64 @@
+"""`lvsmon vrrp participate`: run VRRP routers from the config file in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import click
+
+from lvsmon import config as config_module
+from lvsmon.errors import UsageError
+from lvsmon.vrrp.participant import Participant
+
+
+@click.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="TOML file with [[vrrp.instance]] tables (see lvsmon.config for every key).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details too.")
+def participate(config_path, verbose):
+    """Be a VRRP router (RFC 5798) next to keepalived or other routers.
+
+    Runs every [[vrrp.instance]] of FILE in the foreground: Backup / Master
+    with skew time and Master_Down_Interval, preempt or nopreempt, preempt
+    delay, priority 255 address owner; VRRPv3 (IPv4 and IPv6) and VRRPv2
+    with auth_pass (keepalived's auth_type PASS); multicast or unicast peers.
+    As master it adds the VIPs and sends gratuitous ARP / unsolicited
+    neighbour advertisements; it removes them when it stops being master.
+
+    Track commands (argv, no shell) lower the priority by their weight or
+    force FAULT while they fail; one still running at its timeout is killed
+    with its whole process group and counts as a failure. A notify command
+    runs on every state change with the instance name, the new state and the
+    priority as extra arguments.
+
+    State changes are logged on stderr. SIGTERM or SIGINT stops cleanly:
+    masters send a priority 0 advert (backups take over after their skew
+    time) and the VIPs are removed. Needs CAP_NET_RAW and CAP_NET_ADMIN.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s lvsmon-vrrp: %(message)s",
+    )
+    loaded = config_module.load(config_path)
+    if not loaded.vrrp_instances:
+        raise UsageError(f"{config_path}: no [[vrrp.instance]] configured, nothing to do")
+    asyncio.run(_participate(loaded.vrrp_instances))
+
+
+async def _participate(instances) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with Participant(instances):
+        await stop.wait()
+        logging.getLogger(__name__).info("stopping: releasing mastership, removing addresses")

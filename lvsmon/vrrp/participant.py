@@ -1,0 +1,403 @@
+"""The VRRP participant: RFC 5798 routers (lvsmon.vrrp.state_machine) wired to the network.
+
+    async with Participant(config.vrrp_instances) as participant:
+        await stop_requested.wait()
+        snapshot = participant.snapshot()   # frozen: states, priorities, events, tracks
+    # leaving: priority 0 adverts sent by masters, virtual addresses removed
+
+Per instance: one raw socket sends and receives adverts (lvsmon.vrrp.send), a timer
+task drives the state machine, track commands (lvsmon.vrrp.track) adjust the priority
+or force FAULT, and an address worker adds / removes the VIPs and announces them, in
+the order the machine asked. Runs on the caller's asyncio loop and never blocks it:
+netlink calls go to a thread, child processes are awaited.
+
+Accepted adverts (RFC 5798 section 7.1, RFC 3768 7.1): our VRID and version, TTL 255, a
+valid checksum, not our own, from a configured peer when unicast; VRRPv2 also the same
+authentication and advert interval. Everything else is counted in ``dropped`` by reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lvsmon.config import InstanceConfig
+from lvsmon.errors import VrrpError
+from lvsmon.model import Advert
+from lvsmon.vrrp import codec, send, sockets
+from lvsmon.vrrp import state_machine as sm
+from lvsmon.vrrp.track import Tracker, notify
+
+log = logging.getLogger(__name__)
+
+MAX_READS_PER_WAKEUP = 64
+REANNOUNCE_SECONDS = 1.0  # a second GARP / NA round: neighbours ignore a first one inside locktime
+EVENTS_KEPT = 100
+STOP_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class StateEvent:
+    time: float  # wall clock
+    old: str
+    new: str
+    reason: str
+    priority: int
+
+    def as_dict(self) -> dict:
+        return {
+            "time": self.time,
+            "old": self.old,
+            "new": self.new,
+            "reason": self.reason,
+            "priority": self.priority,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStatus:
+    name: str
+    ok: bool | None  # None: no result yet
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSnapshot:
+    name: str
+    interface: str
+    family: str
+    vrid: int
+    version: int
+    state: str
+    priority: int  # effective
+    base_priority: int  # configured
+    source: str | None  # our advert source address
+    master: str | None  # the master as last heard (our source when we are master)
+    since: float | None  # wall time of the last state change
+    events: tuple[StateEvent, ...]
+    tracks: tuple[TrackStatus, ...]
+    dropped: dict = field(default_factory=dict)  # reason -> count
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name, "interface": self.interface, "family": self.family,
+            "vrid": self.vrid, "version": self.version, "state": self.state,
+            "priority": self.priority, "base_priority": self.base_priority,
+            "source": self.source, "master": self.master, "since": self.since,
+            "events": [event.as_dict() for event in self.events],
+            "tracks": [{"name": t.name, "ok": t.ok, "detail": t.detail} for t in self.tracks],
+            "dropped": dict(self.dropped),
+        }  # fmt: skip
+
+
+class Instance:
+    """One configured virtual router on one interface."""
+
+    def __init__(self, config: InstanceConfig, clock=time.monotonic, wall=time.time):
+        self.config = config
+        self.clock = clock
+        self.wall = wall
+        self.machine: sm.StateMachine | None = None
+        self.source: str | None = None
+        self.sock: send.AdvertSocket | None = None
+        self.events: list[StateEvent] = []
+        self.since: float | None = None
+        self.dropped: Counter[str] = Counter()
+        self.trackers = [Tracker(track, self._track_changed) for track in config.tracks]
+        self._wake = asyncio.Event()
+        self._address_jobs: asyncio.Queue = asyncio.Queue()
+        self._tasks: list[asyncio.Task] = []
+        self._side_tasks: set[asyncio.Task] = set()
+        self._reannounce: asyncio.TimerHandle | None = None
+        self._destinations = config.unicast_peers or (
+            (codec.VRRP_GROUP4,) if config.family == "inet" else (codec.VRRP_GROUP6,)
+        )
+        self._vip_hosts = tuple(vip.split("/")[0] for vip in config.vips)
+        self._adverts: dict[tuple[str, int], bytes] = {}
+        self._stopping = False
+
+    # -- life cycle --
+
+    async def start(self) -> None:
+        config = self.config
+        self.source = config.unicast_source or await asyncio.to_thread(
+            send.primary_address, config.interface, config.family, config.vips
+        )
+        self.sock = send.AdvertSocket(config.interface, config.family, self.source)
+        self.machine = sm.StateMachine(sm.Params(
+            vrid=config.vrid,
+            priority=config.priority,
+            advert_interval=config.advert_interval,
+            address=self.source,
+            preempt=config.preempt,
+            preempt_delay=config.preempt_delay,
+            learn_master_interval=config.version == 3,
+        ))  # fmt: skip
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.sock.fileno(), self._readable)
+        self._tasks = [
+            asyncio.create_task(self._timers(), name=f"vrrp-{config.name}-timers"),
+            asyncio.create_task(self._address_worker(), name=f"vrrp-{config.name}-addresses"),
+            *[asyncio.create_task(t.run(), name=f"track-{t.config.name}") for t in self.trackers],
+        ]
+        log.info(
+            "instance %s: VRID %d on %s (%s, VRRPv%d) from %s, priority %d",
+            config.name,
+            config.vrid,
+            config.interface,
+            config.family,
+            config.version,
+            self.source,
+            config.priority,
+        )
+        self._apply(self.machine.start(self.clock()))
+
+    async def stop(self) -> None:
+        """Shutdown: priority 0 advert if master, addresses removed, children gone."""
+        if self.machine is None or self._stopping:
+            return
+        self._stopping = True
+        trackers = self._tasks[2:]
+        for task in trackers:
+            task.cancel()  # a running check is killed with its process group
+        self._apply(self.machine.stop(self.clock()))
+        self._address_jobs.put_nowait(None)  # the worker ends after the removal
+        # The timer and address tasks end by themselves (no cancel: the last jobs must run).
+        _done, pending = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+        for task in pending:
+            log.warning("instance %s: %s did not stop in time", self.config.name, task.get_name())
+            task.cancel()
+        if self._side_tasks:
+            await asyncio.wait(self._side_tasks, timeout=STOP_SECONDS)
+        if self._reannounce:
+            self._reannounce.cancel()
+        if self.sock:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+
+    def snapshot(self) -> InstanceSnapshot:
+        machine = self.machine
+        return InstanceSnapshot(
+            name=self.config.name,
+            interface=self.config.interface,
+            family=self.config.family,
+            vrid=self.config.vrid,
+            version=self.config.version,
+            state=machine.state if machine else sm.INITIALIZE,
+            priority=machine.priority if machine else self.config.priority,
+            base_priority=self.config.priority,
+            source=self.source,
+            master=machine.master if machine else None,
+            since=self.since,
+            events=tuple(self.events),
+            tracks=tuple(TrackStatus(t.config.name, t.ok, t.detail) for t in self.trackers),
+            dropped=dict(self.dropped),
+        )
+
+    # -- the machine's actions --
+
+    def _apply(self, actions: list[sm.Action]) -> None:
+        for action in actions:
+            if isinstance(action, sm.SendAdvert):
+                self._send(action.priority)
+            elif isinstance(action, sm.AddAddresses | sm.RemoveAddresses):
+                self._address_jobs.put_nowait(action)
+            elif isinstance(action, sm.StateChange):
+                self._state_changed(action)
+        self._wake.set()  # timers may have moved
+
+    def _send(self, priority: int) -> None:
+        for destination in self._destinations:
+            key = (destination, priority)
+            message = self._adverts.get(key)
+            if message is None:
+                message = self._adverts[key] = codec.encode_advert(
+                    vrid=self.config.vrid,
+                    priority=priority,
+                    addresses=self._vip_hosts,
+                    source=self.source,
+                    destination=destination,
+                    version=self.config.version,
+                    advert_interval_centiseconds=round(self.config.advert_interval * 100),
+                    auth_type="simple" if self.config.auth_pass else "none",
+                    auth_data=self.config.auth_pass or b"",
+                )
+            try:
+                self.sock.send(message, destination)
+            except VrrpError as err:
+                log.warning("instance %s: %s", self.config.name, err)
+
+    def _state_changed(self, change: sm.StateChange) -> None:
+        now = self.wall()
+        self.since = now
+        self.events.append(StateEvent(now, change.old, change.new, change.reason, change.priority))
+        del self.events[:-EVENTS_KEPT]
+        log.info(
+            "instance %s: %s -> %s (%s), priority %d",
+            self.config.name,
+            change.old,
+            change.new,
+            change.reason,
+            change.priority,
+        )
+        if self.config.notify:
+            task = asyncio.create_task(
+                notify(self.config.notify, self.config.name, change.new, str(change.priority))
+            )
+            self._side_tasks.add(task)
+            task.add_done_callback(self._side_tasks.discard)
+
+    async def _address_worker(self) -> None:
+        config = self.config
+        while True:
+            job = await self._address_jobs.get()
+            if job is None:
+                self._address_jobs.task_done()
+                return
+            try:
+                if isinstance(job, sm.AddAddresses):
+                    await asyncio.to_thread(send.add_addresses, config.interface, config.vips)
+                    await self._announce()
+                    self._reannounce = asyncio.get_running_loop().call_later(
+                        REANNOUNCE_SECONDS, self._announce_again
+                    )
+                elif isinstance(job, sm.RemoveAddresses):
+                    if self._reannounce:
+                        self._reannounce.cancel()
+                    await asyncio.to_thread(send.remove_addresses, config.interface, config.vips)
+                elif job == "announce" and self.machine.state == sm.MASTER:
+                    await self._announce()
+            except Exception as err:  # noqa: BLE001 - keep serving; the log says what failed
+                log.error("instance %s: %s", config.name, err)
+            finally:
+                self._address_jobs.task_done()
+
+    async def _announce(self) -> None:
+        await asyncio.to_thread(send.announce, self.config.interface, self.config.vips)
+
+    def _announce_again(self) -> None:
+        self._address_jobs.put_nowait("announce")
+
+    async def _timers(self) -> None:
+        while not self._stopping:
+            deadline = self.machine.deadline
+            timeout = None if deadline is None else max(0.0, deadline - self.clock())
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            if not self._stopping:
+                self._apply(self.machine.tick(self.clock()))
+
+    # -- tracks --
+
+    def _track_changed(self, tracker: Tracker) -> None:
+        name = self.config.name
+        log.info(
+            "instance %s: track %s %s (%s)",
+            name,
+            tracker.config.name,
+            "ok" if tracker.ok else "FAILED",
+            tracker.detail,
+        )
+        now = self.clock()
+        faulty = any(t.ok is False and t.config.fault for t in self.trackers)
+        if faulty and self.machine.state != sm.FAULT:
+            self._apply(self.machine.stop(now, fault=True))
+            return
+        if not faulty and self.machine.state == sm.FAULT:
+            self._apply(self.machine.start(now))
+        weight = sum(
+            t.config.weight
+            for t in self.trackers
+            if (t.ok is False and t.config.weight < 0) or (t.ok and t.config.weight > 0)
+        )
+        self._apply(self.machine.set_priority(now, self.config.priority + weight))
+
+    # -- receiving --
+
+    def _readable(self) -> None:
+        for _ in range(MAX_READS_PER_WAKEUP):
+            try:
+                if self.config.family == "inet":
+                    advert = codec.decode_ipv4_packet(self.sock.sock.recv(sockets.RECV_BUFFER))
+                else:
+                    data, ancdata, _flags, address = self.sock.sock.recvmsg(
+                        sockets.RECV_BUFFER, sockets.ANCILLARY_BUFFER
+                    )
+                    advert = codec.decode_ipv6_recvmsg(data, ancdata, address)
+            except BlockingIOError:
+                return
+            except OSError as err:
+                log.warning("instance %s: receiving failed: %s", self.config.name, err.strerror)
+                return
+            except codec.VrrpDecodeError as err:
+                self.dropped[err.reason] += 1
+                continue
+            reason = self._refusal(advert)
+            if reason:
+                if reason != "own":
+                    self.dropped[reason] += 1
+                continue
+            heard = sm.Heard(advert.source, advert.priority, advert.advert_interval_seconds)
+            self._apply(self.machine.advert(self.clock(), heard))
+
+    def _refusal(self, advert: Advert) -> str | None:
+        """Why an advert is not for us (RFC 5798 7.1 / RFC 3768 7.1), or None."""
+        config = self.config
+        if advert.vrid != config.vrid:
+            return "other_vrid"
+        if advert.source == self.source:
+            return "own"
+        if advert.version != config.version:
+            return "version_mismatch"
+        if not advert.ttl_ok:
+            return "bad_ttl"
+        if not advert.checksum_ok:
+            return "bad_checksum"
+        if config.unicast_peers and advert.source not in config.unicast_peers:
+            return "not_a_peer"
+        if config.version == 2:
+            wanted = "simple" if config.auth_pass else "none"
+            if advert.auth_type != wanted or (
+                config.auth_pass and advert.password != config.auth_pass
+            ):
+                return "auth_mismatch"
+            if advert.advert_interval_seconds != config.advert_interval:
+                return "interval_mismatch"
+        return None
+
+
+class Participant:
+    """All configured instances on one asyncio loop."""
+
+    def __init__(self, configs, clock=time.monotonic, wall=time.time):
+        self.instances = [Instance(config, clock, wall) for config in configs]
+        self.wall = wall
+
+    async def __aenter__(self) -> Participant:
+        try:
+            for instance in self.instances:
+                await instance.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(instance.stop() for instance in self.instances))
+
+    def snapshot(self) -> ParticipantSnapshot:
+        return ParticipantSnapshot(self.wall(), tuple(i.snapshot() for i in self.instances))
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantSnapshot:
+    taken_at: float
+    instances: tuple[InstanceSnapshot, ...]

@@ -1,0 +1,197 @@
+"""The lvsmon VRRP participant against real keepalived on one segment, seen by an observer.
+
+Namespaces: a (keepalived), l (lvsmon vrrp participate), obs (the observer library through
+tests.lab.vrrp_probe, and a neighbour cache that shows whose MAC holds the VIP). Scenarios
+for VRRPv3 over IPv4, VRRPv2 with auth_type PASS and VRRPv3 over IPv6:
+lvsmon preempts keepalived with a higher priority (its gratuitous ARP / unsolicited NA moves
+obs's neighbour entry), lvsmon stops and keepalived takes over within its skew time, and
+(IPv4 v3) lvsmon as backup takes over within Master_Down_Interval when keepalived dies.
+The VIP is checked to be on exactly one node, sampled repeatedly. Then a hung track command.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lvsmon.vrrp.view import master_down_interval, skew_time
+from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
+from tests.lab.test_vrrp_observer_keepalived import Probe, link_local, router
+from tests.lab.vrrp_participant import (
+    mac_address,
+    neighbour_mac,
+    participant_toml,
+    spawn_participant,
+)
+
+pytestmark = pytest.mark.lab
+
+A4, L4, OBS4 = "10.31.0.11", "10.31.0.12", "10.31.0.30"
+A6, L6, OBS6 = "fd00:31::11", "fd00:31::12", "fd00:31::30"
+SLACK = 0.6  # the probe publishes every 0.2 s; process start and scheduling
+
+
+def build(lab):
+    segment = lab.segment("vrrp")
+    a, lv, obs = lab.namespace("a"), lab.namespace("l"), lab.namespace("obs")
+    segment.attach(a, [f"{A4}/24", f"{A6}/64"])
+    segment.attach(lv, [f"{L4}/24", f"{L6}/64"])
+    segment.attach(obs, [f"{OBS4}/24", f"{OBS6}/64"])
+    return a, lv, obs
+
+
+def master_is(vrid: int, address: str):
+    return lambda segments: vrid in segments and segments[vrid]["master"] == address
+
+
+def vip_on_exactly(lab, vip: str, holder, other, samples: int = 10, every: float = 0.15):
+    """The VIP is on `holder` and not on `other`, every time over a couple of seconds."""
+    host = vip.split("/")[0]
+    lab.wait_for(lambda: holder.has_address(host) and not other.has_address(host), 5,
+                 what=f"{host} only on {holder.short}")
+    for _ in range(samples):
+        have = (holder.has_address(host), other.has_address(host))
+        assert have == (True, False), f"{host} on ({holder.short}, {other.short}): {have}"
+        time.sleep(every)
+
+
+def instance(vrid, priority, vip, **extra) -> dict:
+    return {"name": f"web{vrid}", "interface": "eth0", "vrid": vrid, "priority": priority,
+            "vips": [vip], **extra}
+
+
+CASES = {
+    # id: (vrid, version, vip, auth_pass, family)
+    "v3-ipv4": (61, 3, "10.31.0.100/24", None, "inet"),
+    "v2-pass": (62, 2, "10.31.0.101/24", "secret12", "inet"),
+    "v3-ipv6": (63, 3, "fd00:31::100/64", None, "inet6"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_participant_with_keepalived(lab, case):
+    vrid, version, vip, auth_pass, family = CASES[case]
+    host = vip.split("/")[0]
+    a, lv, obs = build(lab)
+    if family == "inet":
+        source_a, source_l = A4, L4
+    else:
+        source_a, source_l = link_local(a), link_local(lv)
+    probe = Probe(lab, obs)
+    figures = {}
+
+    ka = spawn_keepalived(lab, a, keepalived_conf("node-a", [
+        vrrp_instance("VI", vrid=vrid, priority=100, version=version, advert_int=1,
+                      auth_pass=auth_pass, vips=[vip]),
+    ]))  # fmt: skip
+    probe.wait(master_is(vrid, source_a), 10, "keepalived master")
+    lab.wait_for(lambda: a.has_address(host), 5, what="VIP on a")
+    obs.ping(host)  # obs now caches the VIP at a's MAC
+    assert neighbour_mac(obs, host) == mac_address(a)
+
+    extra = {"version": version, "advert_interval": 1}
+    if auth_pass:
+        extra["auth_pass"] = auth_pass
+    high = participant_toml([instance(vrid, 150, vip, **extra)])
+    started = time.monotonic()
+    lvsmon = spawn_participant(lab, lv, high)
+    segments = probe.wait(master_is(vrid, source_l), 10, "lvsmon preempts keepalived")
+    figures["preempt"] = time.monotonic() - started
+    mine = router(segments[vrid], source_l)
+    assert (mine["priority"], mine["version"], mine["advert_interval"]) == (150, version, 1.0)
+    assert mine["vips"] == [host]
+    assert mine["auth_type"] == ("simple" if auth_pass else None)
+    assert "auth_mismatch" not in segments[vrid]["anomalies"]
+    vip_on_exactly(lab, vip, lv, a)
+    # The gratuitous ARP / unsolicited NA moved obs's entry without obs asking.
+    lab.wait_for(lambda: neighbour_mac(obs, host) == mac_address(lv), 4,
+                 what="obs's neighbour entry for the VIP moved to l's MAC")
+
+    # lvsmon stops: priority 0, keepalived takes over after its skew time.
+    stopped = time.monotonic()
+    lvsmon.stop()
+    assert lvsmon.returncode == 0, lvsmon.describe()
+    segments = probe.wait(master_is(vrid, source_a), 5, "keepalived takes over")
+    figures["release"] = time.monotonic() - stopped
+    assert router(segments[vrid], source_l)["priority"] == 0
+    assert figures["release"] < skew_time(1, 100) + SLACK, figures
+    assert not lv.has_address(host)
+    vip_on_exactly(lab, vip, a, lv)
+    assert "INITIALIZE" in lvsmon.log() and "MASTER" in lvsmon.log()
+
+    if case == "v3-ipv4":
+        # lvsmon as backup (lower priority) never preempts; keepalived dies, lvsmon takes over.
+        low = participant_toml([instance(vrid, 50, vip, **extra)])
+        lvsmon = spawn_participant(lab, lv, low, name="lvsmon-low")
+        time.sleep(2.5)
+        assert probe.segments()[vrid]["master"] == source_a
+        vip_on_exactly(lab, vip, a, lv, samples=3)
+        killed = time.monotonic()
+        kill_hard(ka)
+        probe.wait(master_is(vrid, source_l), 8, "lvsmon takes over from dead keepalived")
+        figures["takeover"] = time.monotonic() - killed
+        assert figures["takeover"] < master_down_interval(1, 50) + SLACK, figures
+        lab.wait_for(lambda: lv.has_address(host), 3, what="VIP on l")
+        # A SIGKILLed keepalived leaves its VIP in a's kernel (nobody removes it): that is
+        # the crash being simulated, so only the routers' adverts are compared here.
+        probe.wait(lambda segs: [r["address"] for r in segs[vrid]["routers"]
+                                 if r["advertising"]] == [source_l], 6, "only lvsmon advertises")
+        assert "master down interval expired" in lvsmon.log()
+    print(case, "figures (s):", {key: round(value, 2) for key, value in figures.items()})
+
+
+def sleepers(namespace) -> list[int]:
+    """Pids of `sleep 1000` processes inside this namespace."""
+    found = []
+    for pid in namespace.run(["ip", "netns", "pids", namespace.name]).stdout.split():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if handle.read().split(b"\0")[:2] == [b"sleep", b"1000"]:
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_hung_track_command_is_killed_and_priority_drops(lab):
+    vrid, vip = 64, "10.31.0.104/24"
+    a, lv, obs = build(lab)
+    probe = Probe(lab, obs)
+    spawn_keepalived(lab, a, keepalived_conf("node-a", [
+        vrrp_instance("VI", vrid=vrid, priority=100, version=3, advert_int=1, vips=[vip]),
+    ]))  # fmt: skip
+    probe.wait(master_is(vrid, A4), 10, "keepalived master")
+    # Timeout 5 s: longer than lvsmon needs to preempt (Master_Down_Interval 3.4 s), so
+    # the observer sees it master with 150 first, then with 50 once the check is killed.
+    timeout = 5
+    track = {"name": "hung", "command": ["sleep", "1000"], "interval": 1, "timeout": timeout,
+             "weight": -100}
+    lvsmon = spawn_participant(lab, lv, participant_toml([
+        instance(vrid, 150, vip, track=[track]),
+    ]))  # fmt: skip
+    seen = {}  # pid -> first seen
+    priorities = []
+    deadline = time.monotonic() + 12
+    dropped = None
+    while time.monotonic() < deadline and (dropped is None or time.monotonic() < dropped + 2):
+        now = time.monotonic()
+        alive = sleepers(lv)
+        for pid in alive:
+            seen.setdefault(pid, now)
+            # Sampling and process start add a little to the timeout.
+            assert now - seen[pid] < timeout + 0.8, f"sleep {pid} alive {now - seen[pid]:.1f} s"
+        mine = router(probe.segments().get(vrid, {"routers": []}), L4)
+        if mine and (not priorities or priorities[-1] != mine["priority"]):
+            priorities.append(mine["priority"])
+        if priorities[-1:] == [50] and dropped is None:
+            dropped = now
+        time.sleep(0.1)
+    assert seen, "the track command never ran"
+    assert priorities[:2] == [150, 50], (priorities, lvsmon.log_tail())
+    # keepalived (100) preempts lvsmon (now 50).
+    probe.wait(master_is(vrid, A4), 5, "keepalived preempts the degraded lvsmon")
+    assert f"timed out after {timeout} s, killed" in lvsmon.log()
+    lvsmon.stop()
+    assert lvsmon.returncode == 0, lvsmon.describe(40)
+    assert sleepers(lv) == [], "a track command outlived the participant"
