@@ -11,6 +11,7 @@ The VIP is checked to be on exactly one node, sampled repeatedly. Then a hung tr
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -195,3 +196,51 @@ def test_hung_track_command_is_killed_and_priority_drops(lab):
     lvsmon.stop()
     assert lvsmon.returncode == 0, lvsmon.describe(40)
     assert sleepers(lv) == [], "a track command outlived the participant"
+
+
+def test_unicast_peers_notify_hook_and_fault_track(lab):
+    """VRRPv3 unicast between keepalived and lvsmon (the observer cannot hear it, so the VIP
+    and the notify hook tell the story); a track with fault = true sends priority 0."""
+    vrid, vip = 65, "10.31.0.105/24"
+    host = vip.split("/")[0]
+    a, lv, _obs = build(lab)
+    notified = lab.tmpdir / "notify.txt"
+    flag = lab.tmpdir / "fail-now"
+    hook = lab.tmpdir / "notify.py"
+    hook.write_text(
+        "import sys\n"
+        f"with open({str(notified)!r}, 'a') as out:\n"
+        "    out.write(' '.join(sys.argv[1:]) + '\\n')\n"
+    )
+    ka = spawn_keepalived(lab, a, keepalived_conf("node-a", [
+        vrrp_instance("VI", vrid=vrid, priority=100, version=3, advert_int=1, vips=[vip],
+                      unicast_src=A4, unicast_peers=[L4]),
+    ]))  # fmt: skip
+    lab.wait_for(lambda: a.has_address(host), 10, what="VIP on keepalived")
+    track = {"name": "flag", "command": ["test", "!", "-e", str(flag)], "interval": 0.3,
+             "timeout": 1, "fault": True}
+    lvsmon = spawn_participant(lab, lv, participant_toml([
+        instance(vrid, 150, vip, unicast_peers=[A4], notify=[sys.executable, str(hook), "--"],
+                 track=[track]),
+    ]))  # fmt: skip
+    vip_on_exactly(lab, vip, lv, a)  # preempted over unicast
+    lab.wait_for(lambda: "web65 MASTER 150" in notified.read_text(), 3, what="notify MASTER")
+
+    # Fault: priority 0 to the peer, VIP removed; keepalived takes over within its skew time.
+    flag.touch()
+    lab.wait_for(lambda: "web65 FAULT 150" in notified.read_text(), 3, what="notify FAULT")
+    faulted = time.monotonic()
+    lab.wait_for(lambda: a.has_address(host), 3, what="keepalived master after the fault")
+    assert time.monotonic() - faulted < skew_time(1, 100) + SLACK
+    vip_on_exactly(lab, vip, a, lv, samples=5)
+
+    # Recovery: BACKUP, then it preempts again.
+    flag.unlink()
+    vip_on_exactly(lab, vip, lv, a)
+    assert notified.read_text().split("\n")[:4] == [
+        "-- web65 BACKUP 150", "-- web65 MASTER 150", "-- web65 FAULT 150", "-- web65 BACKUP 150",
+    ], notified.read_text()
+    lvsmon.stop()
+    assert lvsmon.returncode == 0, lvsmon.describe(40)
+    vip_on_exactly(lab, vip, a, lv, samples=3)
+    ka.check_running()
