@@ -244,3 +244,23 @@ def test_unicast_peers_notify_hook_and_fault_track(lab):
     assert lvsmon.returncode == 0, lvsmon.describe(40)
     vip_on_exactly(lab, vip, a, lv, samples=3)
     ka.check_running()
+
+
+def test_participant_needs_only_net_raw_and_net_admin(lab):
+    """As user nobody with CAP_NET_RAW and CAP_NET_ADMIN only: master, VIP, clean release."""
+    vrid, vip = 66, "10.31.0.106/24"
+    host = vip.split("/")[0]
+    a, lv, obs = build(lab)
+    probe = Probe(lab, obs)
+    lab.tmpdir.chmod(0o755)  # nobody reads its config there
+    caps = "-all,+net_raw,+net_admin"
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+              f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set={caps}"]
+    lvsmon = spawn_participant(lab, lv, participant_toml([instance(vrid, 120, vip)]),
+                               prefix=nobody)  # fmt: skip
+    probe.wait(master_is(vrid, L4), 8, "lvsmon (nobody) master")
+    lab.wait_for(lambda: lv.has_address(host), 3, what="VIP added by nobody")
+    lvsmon.stop()
+    assert lvsmon.returncode == 0, lvsmon.describe(40)
+    assert not lv.has_address(host)
+    assert "Traceback" not in lvsmon.log()

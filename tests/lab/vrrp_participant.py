@@ -41,12 +41,13 @@ def participant_toml(instances: list[dict]) -> str:
 
 
 def spawn_participant(lab: Lab, namespace: Namespace, toml_text: str,
-                      name: str | None = None) -> Process:
+                      name: str | None = None, prefix: list[str] = ()) -> Process:
+    """`prefix` goes before the command (e.g. setpriv to drop privileges)."""
     name = name or f"lvsmon-vrrp-{namespace.short}"
     path = lab.tmpdir / f"{name}.toml"
     path.write_text(toml_text)
     return namespace.spawn(
-        [sys.executable, "-m", "lvsmon", "vrrp", "participate", "--config", path],
+        [*prefix, sys.executable, "-m", "lvsmon", "vrrp", "participate", "--config", path],
         name=name,
         env={"PYTHONPATH": REPO},
     )
