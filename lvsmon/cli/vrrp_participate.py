@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import os
 import signal
 
 import click
@@ -11,6 +14,8 @@ import click
 from lvsmon import config as config_module
 from lvsmon.errors import UsageError
 from lvsmon.vrrp.participant import Participant
+
+STATE_SECONDS = 1.0
 
 
 @click.command()
@@ -23,8 +28,15 @@ from lvsmon.vrrp.participant import Participant
     metavar="FILE",
     help="TOML file with [[vrrp.instance]] tables (see lvsmon.config for every key).",
 )
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Write the participant's state as JSON here every second (replaced atomically): "
+    "per instance its state, priority, master, track results and state-change events.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug details too.")
-def participate(config_path, verbose):
+def participate(config_path, state_file, verbose):
     """Be a VRRP router (RFC 5798) next to keepalived or other routers.
 
     Runs every [[vrrp.instance]] of FILE in the foreground: Backup / Master
@@ -51,14 +63,31 @@ def participate(config_path, verbose):
     loaded = config_module.load(config_path)
     if not loaded.vrrp_instances:
         raise UsageError(f"{config_path}: no [[vrrp.instance]] configured, nothing to do")
-    asyncio.run(_participate(loaded.vrrp_instances))
+    asyncio.run(_participate(loaded.vrrp_instances, state_file))
 
 
-async def _participate(instances) -> None:
+async def _participate(instances, state_file: str | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with Participant(instances):
-        await stop.wait()
+    async with Participant(instances) as participant:
+        while not stop.is_set():
+            if state_file:
+                _write_state(participant, state_file)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), STATE_SECONDS)
         logging.getLogger(__name__).info("stopping: releasing mastership, removing addresses")
+    if state_file:
+        _write_state(participant, state_file)
+
+
+def _write_state(participant: Participant, path: str) -> None:
+    snapshot = participant.snapshot()
+    document = {
+        "taken_at": snapshot.taken_at,
+        "instances": [instance.as_dict() for instance in snapshot.instances],
+    }
+    with open(path + ".tmp", "w") as handle:
+        json.dump(document, handle)
+    os.replace(path + ".tmp", path)

@@ -11,6 +11,7 @@ The VIP is checked to be on exactly one node, sampled repeatedly. Then a hung tr
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -168,9 +169,10 @@ def test_hung_track_command_is_killed_and_priority_drops(lab):
     timeout = 5
     track = {"name": "hung", "command": ["sleep", "1000"], "interval": 1, "timeout": timeout,
              "weight": -100}
+    state_file = lab.tmpdir / "state.json"
     lvsmon = spawn_participant(lab, lv, participant_toml([
         instance(vrid, 150, vip, track=[track]),
-    ]))  # fmt: skip
+    ]), state_file=state_file)  # fmt: skip
     seen = {}  # pid -> first seen
     priorities = []
     deadline = time.monotonic() + 12
@@ -193,8 +195,21 @@ def test_hung_track_command_is_killed_and_priority_drops(lab):
     # keepalived (100) preempts lvsmon (now 50).
     probe.wait(master_is(vrid, A4), 5, "keepalived preempts the degraded lvsmon")
     assert f"timed out after {timeout} s, killed" in lvsmon.log()
+
+    def state():
+        (only,) = json.loads(state_file.read_text())["instances"]
+        return only
+
+    lab.wait_for(lambda: state()["state"] == "BACKUP", 3, what="state file shows BACKUP")
+    now = state()
+    assert (now["priority"], now["base_priority"], now["master"]) == (50, 150, A4)
+    assert now["tracks"] == [{"name": "hung", "ok": False,
+                              "detail": f"timed out after {timeout} s, killed"}]
+    assert [(e["old"], e["new"]) for e in now["events"]] == [
+        ("INITIALIZE", "BACKUP"), ("BACKUP", "MASTER"), ("MASTER", "BACKUP")]
     lvsmon.stop()
     assert lvsmon.returncode == 0, lvsmon.describe(40)
+    assert state()["state"] == "INITIALIZE"
     assert sleepers(lv) == [], "a track command outlived the participant"
 
 

@@ -41,13 +41,16 @@ def participant_toml(instances: list[dict]) -> str:
 
 
 def spawn_participant(lab: Lab, namespace: Namespace, toml_text: str,
-                      name: str | None = None, prefix: list[str] = ()) -> Process:
+                      name: str | None = None, prefix: list[str] = (),
+                      state_file: Path | None = None) -> Process:
     """`prefix` goes before the command (e.g. setpriv to drop privileges)."""
     name = name or f"lvsmon-vrrp-{namespace.short}"
     path = lab.tmpdir / f"{name}.toml"
     path.write_text(toml_text)
+    extra = ["--state-file", state_file] if state_file else []
     return namespace.spawn(
-        [*prefix, sys.executable, "-m", "lvsmon", "vrrp", "participate", "--config", path],
+        [*prefix, sys.executable, "-m", "lvsmon", "vrrp", "participate", "--config", path,
+         *extra],
         name=name,
         env={"PYTHONPATH": REPO},
     )
