@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
-from pathlib import Path
 
 import click
 
-from lvsmon.errors import SnatStoreUnavailable
+from lvsmon.errors import SnatError
 from lvsmon.snat import query
 from lvsmon.snat.config import DEFAULT_STATUS_FILE, DEFAULT_STORE, load_config
 from lvsmon.snat.record import iso_utc, to_json_dict
+from lvsmon.snat.status import read_status
 from lvsmon.snat.store_sqlite import SqliteStore
 
 
@@ -177,26 +176,8 @@ def status(status_file, config_path, store, as_json):
     Exits 0 when it runs, 1 when not (a stale or missing status file).
     """
     config = load_config(config_path)
-    path = Path(status_file or config.status_file)
-    info: dict = {"running": False}
-    try:
-        info.update(json.loads(path.read_text()))
-        fresh = time.time_ns() - info["updated_ns"] < 10e9
-        info["running"] = fresh and _alive(info["pid"])
-    except FileNotFoundError:
-        info["problem"] = f"no status file {path}"
-    except (OSError, ValueError, KeyError) as exc:
-        info["problem"] = f"unreadable status file {path}: {exc}"
-    try:
-        db = SqliteStore(_store_path(config_path, store or info.get("store")), readonly=True)
-        summary = db.summary()
-        db.close()
-        info["records_stored"] = summary.records
-        info["open_records"] = summary.open_records
-        info["oldest_record"] = iso_utc(summary.oldest_start_ns)
-        info["lost_in_store"] = summary.lost_by_kind
-    except SnatStoreUnavailable as exc:
-        info["store_problem"] = str(exc)
+    info = read_status(status_file or config.status_file, store,
+                       default_store=_store_path(config_path, None)).as_dict()
     if as_json:
         click.echo(json.dumps(info, sort_keys=True))
     else:
@@ -205,14 +186,44 @@ def status(status_file, config_path, store, as_json):
         raise click.exceptions.Exit(1)
 
 
-def _alive(pid: int) -> bool:
+@snat.command()
+@click.option("--listen", default="127.0.0.1:9567", show_default=True, metavar="IP:PORT",
+              help="Address and port to serve /metrics on ([::1]:9567 for IPv6).")
+@click.option("--status-file", type=click.Path(dir_okay=False),
+              help=f"Status written by `lvsmon snat run` [default: {DEFAULT_STATUS_FILE}].")
+@_CONFIG
+@_STORE
+def exporter(listen, status_file, config_path, store):
+    """Serve Prometheus metrics of the SNAT recorder until stopped.
+
+    Each scrape reads the recorder's status file and store: lvsmon_snat_up,
+    events received, lost (and overflows, re-dumps), records stored, the
+    oldest record. A process of its own: a slow scrape never slows recording.
+
+    \b
+    Example:
+      lvsmon snat exporter --listen 127.0.0.1:9567
+    """
+    import signal
+    import threading
+
+    from lvsmon_exporter.snat import serve
+
+    address, port = query.parse_endpoint(listen, port_required=True)
+    config = load_config(config_path)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        server, thread = serve(address, port, status_file or config.status_file,
+                               store or (config.store if config_path else None))
+    except OSError as exc:
+        raise SnatError(f"cannot listen on {listen}: {exc.strerror}") from exc
+    click.echo(f"lvsmon snat exporter: serving http://{listen}/metrics", err=True)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
 
 
 def _print_status(info: dict) -> None:

@@ -1,0 +1,194 @@
+"""check_snat: is the SNAT audit logger (`lvsmon snat run`) recording, and did it lose events?
+
+CRITICAL when the recorder is not running (status file missing, not rewritten for
+--stale-after seconds, or its process gone). WARNING or CRITICAL when the events lost
+since the recorder started pass -w / -c (Nagios ranges; by default any loss warns and more
+than 1000 lost events is critical). CRITICAL when a record was dropped because no sink could
+take it; WARNING while a sink (store, JSON lines, syslog) fails to write.
+
+Reads the status file the recorder rewrites every second and the summary of its SQLite
+store (lvsmon.snat.status): the same reading `lvsmon snat status` prints. Run it as the
+recorder's user or one that may read both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import nagiosplugin
+
+from lvsmon.errors import LvsmonError
+from lvsmon.snat.config import DEFAULT_STATUS_FILE, load_config
+from lvsmon.snat.status import STALE_AFTER_SECONDS, SnatStatus, read_status
+
+DEFAULT_WARNING = "0"  # Nagios range: warn outside 0..0, that is on any lost event
+DEFAULT_CRITICAL = "1000"
+
+
+class SnatRecorder(nagiosplugin.Resource):
+    """Probes one reading of the recorder's status file and store."""
+
+    def __init__(self, status_file: str, store: str | None,
+                 stale_after_seconds: float = STALE_AFTER_SECONDS):
+        self.status_file = status_file
+        self.store = store
+        self.stale_after_seconds = stale_after_seconds
+        self.status: SnatStatus | None = None  # kept for the contexts and the summary
+
+    @property
+    def name(self) -> str:
+        return "SNAT"
+
+    def probe(self):
+        status = read_status(self.status_file, self.store,
+                             stale_after_seconds=self.stale_after_seconds)
+        self.status = status
+        yield nagiosplugin.Metric("running", int(status.running), min=0, max=1,
+                                  context="running")
+        if not status.running:
+            return  # the counters of a dead recorder say nothing about now
+        sinks = status.recorder.get("sinks") or {}
+        yield nagiosplugin.Metric("lost_events", status.lost_events, "c", min=0,
+                                  context="lost_events")
+        yield nagiosplugin.Metric("records_dropped", status.count("store_dropped"), "c", min=0,
+                                  context="records_dropped")
+        yield nagiosplugin.Metric("failing_sinks", sum(not s.get("ok") for s in sinks.values()),
+                                  min=0, max=len(sinks), context="failing_sinks")
+        yield nagiosplugin.Metric("events_per_second",
+                                  float(status.recorder.get("events_per_second") or 0.0),
+                                  min=0, context="events_per_second")
+        yield nagiosplugin.Metric("overflows", status.count("overflows"), "c", min=0,
+                                  context="overflows")
+        yield nagiosplugin.Metric("ends_lost", status.count("end_unknown"), "c", min=0,
+                                  context="ends_lost")
+        if status.store is not None:
+            yield nagiosplugin.Metric("records", status.store.records, min=0, context="records")
+
+
+class RunningContext(nagiosplugin.Context):
+    """CRITICAL when the recorder does not run, saying why."""
+
+    def evaluate(self, metric, resource):
+        if metric.value:
+            return self.result_cls(nagiosplugin.Ok, None, metric)
+        return self.result_cls(nagiosplugin.Critical,
+                               f"recorder not running: {resource.status.not_running_because}",
+                               metric)
+
+    def performance(self, metric, resource):
+        return nagiosplugin.Performance(metric.name, metric.value, min=0, max=1)
+
+
+class FailingSinksContext(nagiosplugin.ScalarContext):
+    """WARNING while a sink cannot write (the recorder holds its records and retries)."""
+
+    def __init__(self):
+        super().__init__("failing_sinks", warning="0", fmt_metric=None)
+
+    def evaluate(self, metric, resource):
+        if not metric.value:
+            return self.result_cls(nagiosplugin.Ok, None, metric)
+        sinks = resource.status.recorder.get("sinks") or {}
+        failing = "; ".join(f"{name}: {sink.get('error')}" for name, sink in sorted(sinks.items())
+                            if not sink.get("ok"))
+        return self.result_cls(nagiosplugin.Warn, f"sink failing: {failing}", metric)
+
+
+class SnatSummary(nagiosplugin.Summary):
+    """One line: the recorder's state when all is well, else every problem, worst first."""
+
+    def ok(self, results):
+        status = results["running"].resource.status
+        stored = f", {status.store.records} records stored" if status.store else ""
+        return (f"recorder running (pid {status.recorder.get('pid')}, node "
+                f"{status.recorder.get('node')}): "
+                f"{status.recorder.get('events_per_second', 0)} events/s, "
+                f"{status.lost_events} events lost{stored}")
+
+    def problem(self, results):
+        worst_first = sorted((r for r in results if r.state != nagiosplugin.Ok),
+                             key=lambda r: r.state.code, reverse=True)
+        return "; ".join(str(r) for r in worst_first)
+
+
+def make_check(status_file: str, store: str | None, warning: str = DEFAULT_WARNING,
+               critical: str = DEFAULT_CRITICAL,
+               stale_after_seconds: float = STALE_AFTER_SECONDS) -> nagiosplugin.Check:
+    return nagiosplugin.Check(
+        SnatRecorder(status_file, store, stale_after_seconds),
+        RunningContext("running"),
+        nagiosplugin.ScalarContext(
+            "lost_events", warning, critical,
+            fmt_metric="{value} events lost since the recorder started"),
+        nagiosplugin.ScalarContext(
+            "records_dropped", critical="0",
+            fmt_metric="{value} records dropped: no sink could take them"),
+        FailingSinksContext(),
+        nagiosplugin.ScalarContext("events_per_second"),
+        nagiosplugin.ScalarContext("overflows"),
+        nagiosplugin.ScalarContext("ends_lost"),
+        nagiosplugin.ScalarContext("records"),
+        SnatSummary(),
+    )
+
+
+class PluginArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        # Nagios plugin API: a usage error is UNKNOWN (3), not argparse's 2 (CRITICAL).
+        self.print_usage(sys.stderr)
+        self.exit(3, f"SNAT UNKNOWN - {self.prog}: {message}\n")
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = PluginArgumentParser(
+        prog="check_snat", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Performance data: running, lost_events, records_dropped, failing_sinks, "
+               "events_per_second, overflows (ENOBUFS on the event socket), ends_lost "
+               "(connections whose end was not seen) and records (in the store). Counters "
+               "start at 0 when the recorder starts; losses stay in the store for good "
+               "(`lvsmon snat status`).\n\n"
+               "Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\n"
+               "Example (nrpe.cfg):\n"
+               "  command[check_snat]=/usr/bin/check_snat -w 0 -c 1000 "
+               "--status-file /run/lvsmon/snat-status.json")
+    parser.add_argument("-w", "--warning", default=DEFAULT_WARNING, metavar="RANGE",
+                        help="Nagios range of lost events that is still OK; outside it: "
+                             "WARNING [default: %(default)s, any loss warns].")
+    parser.add_argument("-c", "--critical", default=DEFAULT_CRITICAL, metavar="RANGE",
+                        help="Nagios range of lost events that is not yet CRITICAL "
+                             "[default: %(default)s].")
+    parser.add_argument("--status-file", metavar="PATH",
+                        help="Status file of `lvsmon snat run` [default: the config's, else "
+                             f"{DEFAULT_STATUS_FILE}].")
+    parser.add_argument("--config", metavar="PATH",
+                        help="The recorder's TOML file (for its status file).")
+    parser.add_argument("--store", metavar="PATH",
+                        help="SQLite store [default: the one the recorder writes].")
+    parser.add_argument("--stale-after", type=float, default=STALE_AFTER_SECONDS,
+                        metavar="SECONDS",
+                        help="A status file older than this means the recorder is not "
+                             "running [default: %(default)g].")
+    parser.add_argument("-t", "--timeout", type=int, default=10, metavar="SECONDS",
+                        help="UNKNOWN after this long [default: %(default)s].")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="More output (repeat for more).")
+    return parser.parse_args(argv)
+
+
+@nagiosplugin.guarded
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
+    status_file = args.status_file
+    if status_file is None:
+        try:
+            status_file = load_config(args.config).status_file
+        except LvsmonError as exc:
+            raise nagiosplugin.CheckError(str(exc)) from exc
+    check = make_check(status_file, args.store, args.warning, args.critical, args.stale_after)
+    check.main(verbose=args.verbose, timeout=args.timeout)
+
+
+if __name__ == "__main__":
+    main()
