@@ -1,0 +1,264 @@
+"""SNAT loss is never silent: with `lvsmon snat run` in the lab's router and an event overflow
+provoked with a tiny receive buffer, the loss shows in check_snat run through real NRPE and
+in the exporter as a real Prometheus scrapes it.
+
+    monitor 10.71.3.2 --- 10.71.3.1 router (lvsmon snat run, nrpe, lvsmon snat exporter)
+    check_nrpe and prometheus run in "monitor"; the SNAT lab (snat_topology) is unchanged.
+
+NRPE runs its commands as user nagios (nrpe_user), so the recorder runs as nagios too, with
+only CAP_NET_ADMIN (ambient): the least-privilege way to deploy it, and then check_snat may
+read its status file (0600) and store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.lab import snat_topology as topo
+
+ROUTER_MONITOR, MONITOR = "10.71.3.1", "10.71.3.2"
+NRPE_PORT, EXPORTER_PORT, PROMETHEUS_PORT = 5666, 9567, 9090
+CHECK_NRPE = "/usr/lib/nagios/plugins/check_nrpe"
+SYSTEM_PYTHON = "/usr/bin/python3"
+USER = "nagios"  # Debian's nrpe user
+OK, WARNING, CRITICAL = 0, 1, 2
+
+
+def missing() -> str | None:
+    """Why this test cannot run here, or None."""
+    if not all(shutil.which(p) for p in ("nrpe", "prometheus", "promtool", "setpriv")) or \
+            not Path(CHECK_NRPE).exists():
+        return "needs Debian nagios-nrpe-server, nagios-nrpe-plugin and prometheus"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    try:
+        theirs = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print('%d.%d' % "
+                                 "sys.version_info[:2])"], capture_output=True, text=True,
+                                timeout=10).stdout.strip()
+    except OSError:
+        theirs = None
+    if theirs != version:
+        return f"needs {SYSTEM_PYTHON} {version} (runs check_snat as {USER})"
+    return None
+
+
+_MISSING = missing()
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))]
+
+
+def as_user(argv: list[str]) -> list[str]:
+    """argv run as USER with CAP_NET_ADMIN only (conntrack events, SO_RCVBUFFORCE)."""
+    return ["setpriv", "--reuid", USER, "--regid", USER, "--init-groups", "--inh-caps",
+            "+net_admin", "--ambient-caps", "+net_admin", *argv]
+
+
+def user_dir(lab) -> Path:
+    """A directory USER owns inside the lab's temp dir (root's, 0700: let USER through)."""
+    entry = pwd.getpwnam(USER)
+    os.chmod(lab.tmpdir, 0o711)
+    path = Path(lab.tmpdir) / "snat"
+    path.mkdir()
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+    return path
+
+
+def start_recorder(snat, home: Path):
+    status = home / "status.json"
+    # 4 KiB receive buffer: a handful of events; a burst of new connections overflows it.
+    proc = snat.router.spawn(as_user(
+        [sys.executable, "-m", "lvsmon", "snat", "run", "--store", str(home / "snat.sqlite"),
+         "--status-file", str(status), "--node", "router", "--no-accounting",
+         "--receive-buffer-bytes", "4096"]), name="lvsmon-snat", env=topo.PYTHON_ENV)
+
+    def ready():
+        proc.check_running()
+        return status.exists() and json.loads(status.read_text())["dumps"] >= 1
+
+    snat.lab.wait_for(ready, 15, what="lvsmon snat run ready")
+    return proc, status
+
+
+def check_snat_program(home: Path) -> Path:
+    """check_snat as an installed console script would be, for USER: this venv's own Python
+    may live where USER cannot read (pyenv under /root), so Debian's python3 of the same
+    version runs it with the venv's packages added."""
+    program = home / "check_snat"
+    program.write_text(
+        f"#!{SYSTEM_PYTHON}\n"
+        "import site\n"
+        f"site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
+        "from lvsmon_nagios.check_snat import main\n"
+        "main()\n")
+    program.chmod(0o755)
+    return program
+
+
+def start_nrpe(snat, home: Path, status: Path):
+    conf = home / "nrpe.cfg"
+    check = f"{check_snat_program(home)} --status-file {status} -w 0 -c 1000"
+    conf.write_text(
+        f"log_file={home / 'nrpe.log'}\n"
+        f"debug=1\n"
+        f"pid_file={home / 'nrpe.pid'}\n"
+        f"server_address={ROUTER_MONITOR}\n"
+        f"server_port={NRPE_PORT}\n"
+        f"nrpe_user={USER}\n"
+        f"nrpe_group={USER}\n"
+        f"allowed_hosts={MONITOR}\n"
+        f"dont_blame_nrpe=0\n"
+        f"allow_bash_command_substitution=0\n"
+        f"command_timeout=30\n"
+        f"connection_timeout=60\n"
+        f"command[check_snat]={check}\n")
+    nrpe = snat.router.spawn(["nrpe", "-c", str(conf), "-f"], name="nrpe")
+    snat.lab.wait_for(lambda: listening(snat.router, NRPE_PORT), 10, what="nrpe listening")
+    return nrpe
+
+
+def listening(ns, port: int) -> bool:
+    out = ns.run(["ss", "-Hltn", f"sport = :{port}"]).stdout
+    return bool(out.strip())
+
+
+def check_nrpe(monitor) -> tuple[int, str]:
+    done = monitor.run([CHECK_NRPE, "-H", ROUTER_MONITOR, "-p", str(NRPE_PORT), "-c",
+                        "check_snat", "-t", "30"], check=False, timeout=40)
+    return done.returncode, done.stdout.strip()
+
+
+def perfdata(output: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in output.split("|", 1)[1].split())
+
+
+def start_prometheus(snat, monitor, home: Path):
+    conf = Path(snat.lab.tmpdir) / "prometheus.yml"
+    conf.write_text(
+        "global:\n"
+        "  scrape_interval: 1s\n"
+        "  scrape_timeout: 1s\n"
+        "  evaluation_interval: 1s\n"
+        "scrape_configs:\n"
+        "  - job_name: lvsmon_snat\n"
+        "    static_configs:\n"
+        f"      - targets: ['{ROUTER_MONITOR}:{EXPORTER_PORT}']\n")
+    storage = Path(snat.lab.tmpdir) / "prometheus-data"
+    storage.mkdir()
+    proc = monitor.spawn(["prometheus", f"--config.file={conf}",
+                          f"--storage.tsdb.path={storage}",
+                          f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}"],
+                         name="prometheus")
+    snat.lab.wait_for(lambda: listening(monitor, PROMETHEUS_PORT), 30,
+                      what="prometheus listening")
+    return proc
+
+
+def prometheus_query(monitor, expression: str) -> list[tuple[dict, float]]:
+    """An instant query through promtool, in the monitor namespace: [(labels, value)]."""
+    done = monitor.run(["promtool", "query", "instant", "-o", "json",
+                        f"http://127.0.0.1:{PROMETHEUS_PORT}", expression], timeout=20)
+    return [(sample["metric"], float(sample["value"][1]))
+            for sample in json.loads(done.stdout)]
+
+
+def scrape(monitor) -> str:
+    fetch = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+             "sys.argv[1], timeout=10).read().decode())")
+    return monitor.run([sys.executable, "-c", fetch,
+                        f"http://{ROUTER_MONITOR}:{EXPORTER_PORT}/metrics"]).stdout
+
+
+def sample(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_loss_shows_in_check_snat_over_nrpe_and_in_prometheus(lab):
+    snat = topo.build(lab)
+    monitor = lab.namespace("monitor")
+    lab.veth(snat.router, monitor, f"{ROUTER_MONITOR}/24", f"{MONITOR}/24",
+             a_ifname="to-monitor", b_ifname="eth0")
+    home = user_dir(lab)
+    recorder, status = start_recorder(snat, home)
+    start_nrpe(snat, home, status)
+    exporter = snat.router.spawn(
+        [sys.executable, "-m", "lvsmon", "snat", "exporter", "--listen",
+         f"{ROUTER_MONITOR}:{EXPORTER_PORT}", "--status-file", str(status)],
+        name="exporter", env=topo.PYTHON_ENV)
+    lab.wait_for(lambda: listening(snat.router, EXPORTER_PORT), 10, what="exporter listening")
+    start_prometheus(snat, monitor, home)
+
+    # Before the overflow: OK, nothing lost, in NRPE and in Prometheus.
+    code, out = check_nrpe(monitor)
+    assert code == OK, (out, (home / "nrpe.log").read_text()[-3000:])
+    assert out.startswith("SNAT OK - recorder running (pid ") and ", 0 events lost" in out
+    assert perfdata(out)["lost_events"] == "0c;0;1000;0"
+    lab.wait_for(lambda: prometheus_query(monitor, "lvsmon_snat_up == 1"), 30,
+                 what="prometheus scraped lvsmon_snat_up 1")
+    [(_, lost_before)] = prometheus_query(monitor, "lvsmon_snat_events_lost_total")
+    assert lost_before == 0
+
+    # A burst of new connections overflows the 4 KiB buffer.
+    held = snat.python(snat.clients[0], "hold", topo.SERVER, str(topo.PORT), "200",
+                       name="hold")
+    lab.wait_for(lambda: '"held"' in held.log(), 30, what="200 held connections")
+
+    def settled_loss():
+        info = json.loads(status.read_text())
+        if info["lost_events"] == 0 or info["dumping"] or info["dumps"] < 2:
+            return None
+        time.sleep(1.5)  # no new loss meanwhile: the count is final
+        again = json.loads(status.read_text())
+        return again if again["lost_events"] == info["lost_events"] else None
+
+    info = lab.wait_for(settled_loss, 30, what="overflow counted and settled")
+    lost = info["lost_events"]
+
+    code, out = check_nrpe(monitor)
+    said_on_loss = out.split("|")[0]
+    assert code == (CRITICAL if lost > 1000 else WARNING), out
+    assert f"{lost} events lost since the recorder started" in out
+    perf = perfdata(out)
+    assert perf["lost_events"] == f"{lost}c;0;1000;0"
+    assert perf["overflows"] == f"{info['overflows']}c;;;0"
+    assert perf["running"] == "1;;;0;1"
+
+    # The exporter over a real HTTP scrape, linted by promtool; then Prometheus has it.
+    text = scrape(monitor)
+    assert sample(text, "lvsmon_snat_events_lost_total") == lost
+    assert sample(text, "lvsmon_snat_overflows_total") == info["overflows"]
+    assert sample(text, "lvsmon_snat_redumps_total") >= 1
+    assert sample(text, "lvsmon_snat_records_stored") >= 200
+    lint = monitor.run(["promtool", "check", "metrics"], input=text, check=False)
+    assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout
+    found = lab.wait_for(lambda: prometheus_query(monitor, "lvsmon_snat_events_lost_total > 0"),
+                         30, what="prometheus sees lvsmon_snat_events_lost_total > 0")
+    [(labels, value)] = found
+    assert value == lost and labels["job"] == "lvsmon_snat"
+    [(_, redumps)] = prometheus_query(monitor, "lvsmon_snat_redumps_total")
+    assert redumps >= 1
+
+    # The recorder stops: CRITICAL over NRPE, and Prometheus sees it down.
+    held.stop()
+    recorder.send_signal(signal.SIGTERM)
+    assert recorder.wait(10) == 0
+    code, out = check_nrpe(monitor)
+    assert code == CRITICAL, out
+    assert out.startswith("SNAT CRITICAL - recorder not running: stopped at ")
+    lab.wait_for(lambda: prometheus_query(monitor, "lvsmon_snat_up == 0"), 30,
+                 what="prometheus scraped lvsmon_snat_up 0")
+    assert exporter.alive
+    print(f"loss over NRPE and Prometheus: {lost} events lost in {info['overflows']} "
+          f"overflow(s), {info['dumps'] - 1} re-dump(s); check_nrpe said: {said_on_loss}, "
+          f"then: {out.split('|')[0]}")
