@@ -33,12 +33,14 @@ RECORDER_COUNTERS = (
 class SnatCollector(Collector):
     """Reads the recorder's status on every scrape and renders it."""
 
-    def __init__(self, status_file: str, store: str | None = None):
+    def __init__(self, status_file: str, store: str | None = None,
+                 default_store: str | None = None):
         self.status_file = status_file
-        self.store = store
+        self.store = store  # None: the store the recorder says it writes, else default_store
+        self.default_store = default_store
 
     def collect(self) -> Iterator[Metric]:
-        yield from render(read_status(self.status_file, self.store))
+        yield from render(read_status(self.status_file, self.store, self.default_store))
 
 
 def render(status: SnatStatus) -> Iterator[Metric]:
@@ -104,12 +106,15 @@ def _counter(name: str, text: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(PREFIX + name, text, value=value)
 
 
-def registry_for(status_file: str, store: str | None = None) -> CollectorRegistry:
+def registry_for(status_file: str, store: str | None = None,
+                 default_store: str | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnatCollector(status_file, store))
+    registry.register(SnatCollector(status_file, store, default_store))
     return registry
 
 
-def serve(address: str, port: int, status_file: str, store: str | None = None):
+def serve(address: str, port: int, status_file: str, store: str | None = None,
+          default_store: str | None = None):
     """Serve /metrics on address:port from a background thread; returns (server, thread)."""
-    return start_http_server(port, addr=address, registry=registry_for(status_file, store))
+    return start_http_server(port, addr=address,
+                             registry=registry_for(status_file, store, default_store))

@@ -215,8 +215,8 @@ def exporter(listen, status_file, config_path, store):
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
     try:
-        server, thread = serve(address, port, status_file or config.status_file,
-                               store or (config.store if config_path else None))
+        server, thread = serve(address, port, status_file or config.status_file, store,
+                               default_store=_store_path(config_path, None))
     except OSError as exc:
         raise SnatError(f"cannot listen on {listen}: {exc.strerror}") from exc
     click.echo(f"lvsmon snat exporter: serving http://{listen}/metrics", err=True)
