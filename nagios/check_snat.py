@@ -80,6 +80,23 @@ class RunningContext(nagiosplugin.Context):
         return nagiosplugin.Performance(metric.name, metric.value, min=0, max=1)
 
 
+class LossContext(nagiosplugin.ScalarContext):
+    """Lost events against -w/-c; a plain "N" range is worded "more than N"."""
+
+    def __init__(self, warning: str, critical: str):
+        super().__init__("lost_events", warning, critical,
+                         fmt_metric="{value} events lost since the recorder started")
+
+    def evaluate(self, metric, resource):
+        result = super().evaluate(metric, resource)
+        if result.state == nagiosplugin.Ok:
+            return result
+        limit = self.critical if result.state == nagiosplugin.Critical else self.warning
+        if not limit.invert and limit.start == 0 and limit.end != float("inf"):
+            return self.result_cls(result.state, f"more than {limit.end:g}", metric)
+        return result
+
+
 class FailingSinksContext(nagiosplugin.ScalarContext):
     """WARNING while a sink cannot write (the recorder holds its records and retries)."""
 
@@ -118,12 +135,10 @@ def make_check(status_file: str, store: str | None, warning: str = DEFAULT_WARNI
     return nagiosplugin.Check(
         SnatRecorder(status_file, store, stale_after_seconds),
         RunningContext("running"),
-        nagiosplugin.ScalarContext(
-            "lost_events", warning, critical,
-            fmt_metric="{value} events lost since the recorder started"),
+        LossContext(warning, critical),
         nagiosplugin.ScalarContext(
             "records_dropped", critical="0",
-            fmt_metric="{value} records dropped: no sink could take them"),
+            fmt_metric="{value} records dropped: no sink could take them in time"),
         FailingSinksContext(),
         nagiosplugin.ScalarContext("events_per_second"),
         nagiosplugin.ScalarContext("overflows"),
