@@ -16,6 +16,8 @@
     unicast_peers = ["10.0.0.12"] # empty: multicast 224.0.0.18 / ff02::12
     unicast_source = "10.0.0.11"  # default: the interface's primary address
     notify = ["/usr/local/bin/vrrp-notify", "--from-lvsmon"]  # + instance, state, priority
+    vmac = false                  # true (IPv4): VIPs on macvlan "vrrp.<VRID>" with the RFC's
+                                  # virtual MAC 00:00:5e:00:01:<VRID>, like keepalived's use_vmac
 
     [[vrrp.instance.track]]
     name = "nginx"
@@ -233,8 +235,10 @@ def _instance(table, where: str, index: int) -> InstanceConfig:
     if source is not None:
         _check_address(read, "unicast_source", source, family)
     vmac = read.get("vmac", bool, default=False)
-    if vmac:
-        read.fail("vmac = true is not supported yet (the participant sends from the interface MAC)")
+    if vmac and family != "inet":
+        read.fail("vmac = true is IPv4 only for now (IPv6 sends from the interface MAC)")
+    if vmac and len(f"vrrp.{vrid}") > 15:
+        read.fail("vmac interface name too long")
     tracks_table = read.get("track", list, default=[])
     tracks = tuple(_track(t, read.where, i) for i, t in enumerate(tracks_table))
     if priority == 255 and tracks:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -119,6 +120,9 @@ class Instance:
         self._vip_hosts = tuple(vip.split("/")[0] for vip in config.vips)
         self._adverts: dict[tuple[str, int], bytes] = {}
         self._stopping = False
+        self.vip_interface = send.vmac_name(config.vrid) if config.vmac else config.interface
+        self.send_sock: send.AdvertSocket | None = None
+        self._vmac_saved: dict[tuple[str, str], str] | None = None
 
     # -- life cycle --
 
@@ -128,6 +132,15 @@ class Instance:
             send.primary_address, config.interface, config.family, config.vips
         )
         self.sock = send.AdvertSocket(config.interface, config.family, self.source)
+        if config.vmac:
+            self._vmac_saved = await asyncio.to_thread(
+                send.create_vmac, config.interface, config.vrid
+            )
+            # Adverts leave through the macvlan (source MAC = virtual MAC); it hears nothing.
+            self.send_sock = send.AdvertSocket(self.vip_interface, config.family, self.source)
+            self.send_sock.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 0)
+        else:
+            self.send_sock = self.sock
         self.machine = sm.StateMachine(sm.Params(
             vrid=config.vrid,
             priority=config.priority,
@@ -178,6 +191,11 @@ class Instance:
         if self.sock:
             asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
+        if self.config.vmac:
+            if self.send_sock is not None:
+                self.send_sock.close()
+            if self._vmac_saved is not None:
+                await asyncio.to_thread(send.delete_vmac, self.config.vrid, self._vmac_saved)
 
     def snapshot(self) -> InstanceSnapshot:
         machine = self.machine
@@ -227,7 +245,7 @@ class Instance:
                     auth_data=self.config.auth_pass or b"",
                 )
             try:
-                self.sock.send(message, destination)
+                self.send_sock.send(message, destination)
             except VrrpError as err:
                 log.warning("instance %s: %s", self.config.name, err)
 
@@ -260,7 +278,7 @@ class Instance:
                 return
             try:
                 if isinstance(job, sm.AddAddresses):
-                    await asyncio.to_thread(send.add_addresses, config.interface, config.vips)
+                    await asyncio.to_thread(send.add_addresses, self.vip_interface, config.vips)
                     await self._announce()
                     self._reannounce = asyncio.get_running_loop().call_later(
                         REANNOUNCE_SECONDS, self._announce_again
@@ -268,7 +286,7 @@ class Instance:
                 elif isinstance(job, sm.RemoveAddresses):
                     if self._reannounce:
                         self._reannounce.cancel()
-                    await asyncio.to_thread(send.remove_addresses, config.interface, config.vips)
+                    await asyncio.to_thread(send.remove_addresses, self.vip_interface, config.vips)
                 elif job == "announce" and self.machine.state == sm.MASTER:
                     await self._announce()
             except Exception as err:  # noqa: BLE001 - keep serving; the log says what failed
@@ -277,7 +295,7 @@ class Instance:
                 self._address_jobs.task_done()
 
     async def _announce(self) -> None:
-        await asyncio.to_thread(send.announce, self.config.interface, self.config.vips)
+        await asyncio.to_thread(send.announce, self.vip_interface, self.config.vips)
 
     def _announce_again(self) -> None:
         self._address_jobs.put_nowait("announce")

@@ -32,6 +32,7 @@ IFA_F_NODAD = 0x02
 ETH_P_ARP = 0x0806
 ALL_NODES6 = "ff02::1"
 _BROADCAST_MAC = b"\xff" * 6
+_BASE_SYSCTLS = (("arp_ignore", "1"), ("arp_announce", "2"))
 
 
 class AdvertSocket:
@@ -95,6 +96,68 @@ class AdvertSocket:
 
 def _mreqn(index: int) -> bytes:
     return bytes(8) + struct.pack("@i", index)  # struct ip_mreqn: any group/address, ifindex
+
+
+def vmac_address(vrid: int) -> str:
+    """RFC 5798 section 7.3: the IPv4 virtual router MAC address 00-00-5E-00-01-{VRID}."""
+    return f"00:00:5e:00:01:{vrid:02x}"
+
+
+def vmac_name(vrid: int) -> str:
+    return f"vrrp.{vrid}"  # keepalived's default name for its use_vmac interface
+
+
+def create_vmac(base: str, vrid: int) -> dict[tuple[str, str], str]:
+    """A private macvlan on ``base`` with the virtual MAC, up; VIPs go there (IPv4 only).
+
+    So that only the VIP's holder answers ARP for it with the virtual MAC, base and
+    macvlan get arp_ignore = 1 (answer only for addresses of the receiving interface).
+    Returns the base's old sysctl values, for ``delete_vmac`` to restore.
+    """
+    name = vmac_name(vrid)
+    base_index = sockets.interface_index(base)
+    with IPRoute() as ipr:
+        for index in ipr.link_lookup(ifname=name):
+            ipr.link("del", index=index)  # a leftover of a killed run
+        try:
+            ipr.link("add", ifname=name, kind="macvlan", link=base_index,
+                     macvlan_mode="private", address=vmac_address(vrid))  # fmt: skip
+            (index,) = ipr.link_lookup(ifname=name)
+            ipr.link("set", index=index, state="up")
+        except NetlinkError as err:
+            if err.code == errno.EPERM:
+                raise PermissionDenied(
+                    f"creating {name} was refused", "give CAP_NET_ADMIN"
+                ) from err
+            raise VrrpError(
+                f"cannot create the virtual MAC interface {name} on {base}: {err}"
+            ) from err
+    # ARP requests the base sends for traffic from a VIP must not carry the VIP as sender
+    # (neighbours would cache it at the base MAC): arp_announce = 2 uses the base's address.
+    saved = {(base, key): _sysctl(base, key, value) for key, value in _BASE_SYSCTLS}
+    _sysctl(name, "arp_ignore", "1")
+    return saved
+
+
+def delete_vmac(vrid: int, saved: dict[tuple[str, str], str]) -> None:
+    with IPRoute() as ipr:
+        for index in ipr.link_lookup(ifname=vmac_name(vrid)):
+            ipr.link("del", index=index)
+    for (ifname, key), value in saved.items():
+        _sysctl(ifname, key, value)
+
+
+def _sysctl(ifname: str, key: str, value: str) -> str:
+    """Set net.ipv4.conf.IFNAME.KEY; return the old value."""
+    path = f"/proc/sys/net/ipv4/conf/{ifname}/{key}"
+    try:
+        with open(path) as handle:
+            old = handle.read().strip()
+        with open(path, "w") as handle:
+            handle.write(value)
+    except OSError as err:
+        raise VrrpError(f"cannot set {path}: {err.strerror}") from err
+    return old
 
 
 def primary_address(ifname: str, family: str, exclude: tuple[str, ...] = ()) -> str:

@@ -321,3 +321,35 @@ def test_nopreempt_then_keepalived_releases(lab):
     vip_on_exactly(lab, vip, lv, a, samples=3)
     lvsmon.check_running()
     print("takeover after keepalived's priority 0 (s):", round(elapsed, 2))
+
+
+def test_virtual_mac(lab):
+    """vmac = true: the VIP lives on macvlan vrrp.<VRID> with MAC 00:00:5e:00:01:<VRID>;
+    neighbours cache that MAC, the VIP answers, and stopping removes the macvlan."""
+    vrid, vip = 68, "10.31.0.108/24"
+    host = vip.split("/")[0]
+    a, lv, obs = build(lab)
+    probe = Probe(lab, obs)
+    ka = spawn_keepalived(lab, a, keepalived_conf("node-a", [
+        vrrp_instance("VI", vrid=vrid, priority=100, version=3, advert_int=1, vips=[vip]),
+    ]))  # fmt: skip
+    probe.wait(master_is(vrid, A4), 10, "keepalived master")
+    obs.ping(host)
+    arp_ignore = "/proc/sys/net/ipv4/conf/eth0/arp_ignore"
+    before = lv.run(["cat", arp_ignore]).stdout.strip()
+    lvsmon = spawn_participant(lab, lv, participant_toml([instance(vrid, 150, vip, vmac=True)]))
+    probe.wait(master_is(vrid, L4), 8, "lvsmon master")
+    vip_on_exactly(lab, vip, lv, a, samples=5)
+    assert any(a_.startswith(host) for a_ in lv.addresses(f"vrrp.{vrid}"))
+    assert mac_address(lv, f"vrrp.{vrid}") == f"00:00:5e:00:01:{vrid:02x}"
+    virtual = f"00:00:5e:00:01:{vrid:02x}"
+    lab.wait_for(lambda: neighbour_mac(obs, host) == virtual, 4,
+                 what="obs caches the VIP at the virtual MAC")
+    obs.ping(host)
+    assert neighbour_mac(obs, host) == virtual
+    lvsmon.stop()
+    assert lvsmon.returncode == 0, lvsmon.describe(40)
+    probe.wait(master_is(vrid, A4), 5, "keepalived master again")
+    assert f"vrrp.{vrid}" not in lv.ip("-o", "link").stdout
+    assert lv.run(["cat", arp_ignore]).stdout.strip() == before
+    ka.check_running()

@@ -72,7 +72,7 @@ def instance(**values) -> dict:
         ({"auth_pass": "x"}, "auth_pass is VRRPv2 only"),
         ({"version": 2, "auth_pass": "123456789"}, "auth_pass must be 1..8 bytes"),
         ({"unicast_peers": ["fd00::2"]}, "unicast_peers: fd00::2 is not inet"),
-        ({"vmac": True}, "vmac = true is not supported yet"),
+        ({"vmac": True, "vips": ["fd00::1"]}, "vmac = true is IPv4 only"),
         ({"colour": "red"}, "instance web: unknown key 'colour'"),
         ({"track": [{"command": ["true"]}]}, "track track1: set weight"),
         ({"track": [{"command": "true", "weight": -5}]}, "command 'true' must be a list"),
