@@ -102,12 +102,14 @@ def test_check_warns_on_any_loss_and_is_critical_past_1000(tmp_path, store):
     few = write(tmp_path, status_doc(store, overflows=1, events_dropped=5, lost_events=5))
     code, out = check("--status-file", str(few))
     assert code == WARNING, out
-    assert out.startswith("SNAT WARNING - 5 events lost since the recorder started")
+    assert out.startswith("SNAT WARNING - 5 events lost since the recorder started "
+                          "(more than 0) |")
     assert perfdata(out)["lost_events"] == "5c;0;1000;0"
     assert perfdata(out)["overflows"] == "1c;;;0"
     many = write(tmp_path, status_doc(store, overflows=9, lost_events=1001))
     code, out = check("--status-file", str(many))
-    assert code == CRITICAL and "1001 events lost" in out, out
+    assert code == CRITICAL and "1001 events lost since the recorder started (more than 1000)" \
+        in out, out
 
 
 def test_check_thresholds_are_nagios_ranges(tmp_path, store):
