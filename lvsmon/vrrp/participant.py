@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import time
@@ -114,7 +115,11 @@ class Instance:
         self._tasks: list[asyncio.Task] = []
         self._side_tasks: set[asyncio.Task] = set()
         self._reannounce: asyncio.TimerHandle | None = None
-        self._destinations = config.unicast_peers or (
+        # Peers in the decoder's spelling (no %scope: the socket is bound to the interface).
+        self._peers = tuple(
+            str(ipaddress.ip_address(peer.partition("%")[0])) for peer in config.unicast_peers
+        )
+        self._destinations = self._peers or (
             (codec.VRRP_GROUP4,) if config.family == "inet" else (codec.VRRP_GROUP6,)
         )
         self._vip_hosts = tuple(vip.split("/")[0] for vip in config.vips)
@@ -376,7 +381,7 @@ class Instance:
             return "bad_ttl"
         if not advert.checksum_ok:
             return "bad_checksum"
-        if config.unicast_peers and advert.source not in config.unicast_peers:
+        if self._peers and advert.source not in self._peers:
             return "not_a_peer"
         if config.version == 2:
             wanted = "simple" if config.auth_pass else "none"
