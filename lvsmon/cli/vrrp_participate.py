@@ -45,6 +45,8 @@ def participate(config_path, state_file, verbose):
     with auth_pass (keepalived's auth_type PASS); multicast or unicast peers.
     As master it adds the VIPs and sends gratuitous ARP / unsolicited
     neighbour advertisements; it removes them when it stops being master.
+    With vmac = true (IPv4) the VIPs live on a macvlan vrrp.<VRID> with the
+    RFC's virtual MAC 00:00:5e:00:01:<VRID>.
 
     Track commands (argv, no shell) lower the priority by their weight or
     force FAULT while they fail; one still running at its timeout is killed
@@ -55,6 +57,19 @@ def participate(config_path, state_file, verbose):
     State changes are logged on stderr. SIGTERM or SIGINT stops cleanly:
     masters send a priority 0 advert (backups take over after their skew
     time) and the VIPs are removed. Needs CAP_NET_RAW and CAP_NET_ADMIN.
+
+    \b
+    A minimal FILE:
+      [[vrrp.instance]]
+      name = "web"
+      interface = "eth0"
+      vrid = 51
+      priority = 150
+      vips = ["10.0.0.100/24"]
+      [[vrrp.instance.track]]
+      command = ["/usr/bin/pgrep", "-x", "nginx"]
+      timeout = 1.0
+      weight = -60
     """
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
