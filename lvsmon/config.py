@@ -1,5 +1,21 @@
 """lvsmon's TOML configuration file. Sections are added by the parts that need them.
 
+Every section is optional; an empty file runs the daemon with the defaults shown.
+
+    [daemon]
+    status_socket = "/run/lvsmon/status.sock"  # `lvsmon status` and the Nagios checks ask here
+
+    [observer]                    # the VRRP observer: hears every advert on the segments
+    enabled = true
+    interfaces = []               # empty: every interface that is up, except loopback
+    flap_threshold = 3            # flapping: more master changes than this ...
+    flap_window = 60.0            # ... within this many seconds
+
+    [ipvs]                        # periodic read of the IPVS table
+    enabled = true
+    interval = 5.0                # seconds between reads
+    source = "auto"               # auto (netlink, else procfs), netlink or procfs
+
 [vrrp] holds the optional VRRP participant (off unless instances are configured):
 
     [[vrrp.instance]]
@@ -77,10 +93,37 @@ class InstanceConfig:
     tracks: tuple[TrackConfig, ...] = ()
 
 
+DEFAULT_STATUS_SOCKET = "/run/lvsmon/status.sock"
+IPVS_SOURCES = ("auto", "netlink", "procfs")
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    status_socket: str = DEFAULT_STATUS_SOCKET
+
+
+@dataclass(frozen=True, slots=True)
+class ObserverConfig:
+    enabled: bool = True
+    interfaces: tuple[str, ...] = ()  # empty: every interface that is up, except loopback
+    flap_threshold: int = 3
+    flap_window: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class IpvsConfig:
+    enabled: bool = True
+    interval: float = 5.0
+    source: str = "auto"
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: str
     vrrp_instances: tuple[InstanceConfig, ...] = field(default=())
+    daemon: DaemonConfig = DaemonConfig()
+    observer: ObserverConfig = ObserverConfig()
+    ipvs: IpvsConfig = IpvsConfig()
 
 
 _INSTANCE_KEYS = {
@@ -105,7 +148,15 @@ def load(path: str | Path) -> Config:
     return parse(document, str(path))
 
 
+_SECTIONS = ("vrrp", "daemon", "observer", "ipvs")
+
+
 def parse(document: dict, where: str = "config") -> Config:
+    unknown = set(document) - set(_SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown section [{sorted(unknown)[0]}] (known: {', '.join(_SECTIONS)})"
+        )
     vrrp = document.get("vrrp", {})
     if not isinstance(vrrp, dict):
         raise ConfigError(f"{where}: [vrrp] must be a table")
@@ -128,7 +179,58 @@ def parse(document: dict, where: str = "config") -> Config:
             )
         seen_names.add(instance.name)
         seen_groups.add(group)
-    return Config(path=where, vrrp_instances=instances)
+    return Config(
+        path=where,
+        vrrp_instances=instances,
+        daemon=_daemon(_section(document, "daemon", where), where),
+        observer=_observer(_section(document, "observer", where), where),
+        ipvs=_ipvs(_section(document, "ipvs", where), where),
+    )
+
+
+def _section(document: dict, name: str, where: str) -> _Reader:
+    table = document.get(name, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    return _Reader(table, f"{where}: [{name}]")
+
+
+def _known(read: _Reader, keys: set[str]) -> None:
+    unknown = set(read.table) - keys
+    if unknown:
+        read.fail(f"unknown key {sorted(unknown)[0]!r}")
+
+
+def _daemon(read: _Reader, where: str) -> DaemonConfig:
+    _known(read, {"status_socket"})
+    path = read.get("status_socket", str, default=DEFAULT_STATUS_SOCKET)
+    if not path.startswith("/"):
+        read.fail(f"status_socket {path!r} must be an absolute path")
+    if len(path.encode()) > 107:
+        read.fail("status_socket path too long for a unix socket (107 bytes at most)")
+    return DaemonConfig(status_socket=path)
+
+
+def _observer(read: _Reader, where: str) -> ObserverConfig:
+    _known(read, {"enabled", "interfaces", "flap_threshold", "flap_window"})
+    return ObserverConfig(
+        enabled=read.get("enabled", bool, default=True),
+        interfaces=read.strings("interfaces"),
+        flap_threshold=read.integer("flap_threshold", 1, 1000, default=3),
+        flap_window=read.number("flap_window", 1, 86400, 60.0),
+    )
+
+
+def _ipvs(read: _Reader, where: str) -> IpvsConfig:
+    _known(read, {"enabled", "interval", "source"})
+    source = read.get("source", str, default="auto")
+    if source not in IPVS_SOURCES:
+        read.fail(f"source {source!r} is not one of {', '.join(IPVS_SOURCES)}")
+    return IpvsConfig(
+        enabled=read.get("enabled", bool, default=True),
+        interval=read.number("interval", 0.5, 3600, 5.0),
+        source=source,
+    )
 
 
 class _Reader:

@@ -31,13 +31,15 @@ def main():
 
 
 def _register():
-    from lvsmon.cli import ipvs_cmd, pool_cmd, snat_cmd, vrrp_cmd
+    from lvsmon.cli import daemon_cmd, ipvs_cmd, pool_cmd, snat_cmd, vrrp_cmd
 
     main.add_command(ipvs_cmd.ipvs)
     main.add_command(pool_cmd.drain)
     main.add_command(pool_cmd.undrain)
     main.add_command(snat_cmd.snat)
     main.add_command(vrrp_cmd.vrrp)
+    main.add_command(daemon_cmd.run)
+    main.add_command(daemon_cmd.status)
 
 
 _register()

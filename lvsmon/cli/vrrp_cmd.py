@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
 import click
 
+from lvsmon.config import DEFAULT_STATUS_SOCKET
 from lvsmon.vrrp.observer import Observer, observe_for
 from lvsmon.vrrp.segment import Settings
 from lvsmon.vrrp.view import ObserverSnapshot, SegmentView
@@ -74,8 +76,23 @@ def vrrp():
     help="Listen this long. Default: 3 x the longest advert interval heard, at least 3 s.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list of segments).")
+@click.option(
+    "--daemon",
+    "from_daemon",
+    is_flag=True,
+    help="Do not listen: ask the running daemon (`lvsmon run`) for its observer's views, "
+    "which include everything heard since it started.",
+)
+@click.option(
+    "--socket",
+    "socket_path",
+    default=DEFAULT_STATUS_SOCKET,
+    show_default=True,
+    metavar="PATH",
+    help="The daemon's status socket (with --daemon).",
+)
 @_flapping_options
-def status(interfaces, duration, as_json, flap_threshold, flap_window):
+def status(interfaces, duration, as_json, from_daemon, socket_path, flap_threshold, flap_window):
     """Listen for a while, then print each VRID heard: master, routers, anomalies.
 
     One entry per interface, address family and VRID. Anomalies include
@@ -87,8 +104,16 @@ def status(interfaces, duration, as_json, flap_threshold, flap_window):
     last_seen as Unix time, ...), anomalies (the names active at the end)
     and anomaly_history (every detection with start and end).
     """
-    settings = Settings(flap_threshold=flap_threshold, flap_window_seconds=flap_window)
-    snapshot = asyncio.run(observe_for(list(interfaces) or None, duration, settings))
+    if from_daemon:
+        from lvsmon.cli.daemon_cmd import observer_snapshot_from_daemon
+
+        snapshot = observer_snapshot_from_daemon(socket_path, timeout=5.0)
+        if interfaces:
+            wanted = [view for view in snapshot.segments if view.interface in interfaces]
+            snapshot = dataclasses.replace(snapshot, segments=tuple(wanted))
+    else:
+        settings = Settings(flap_threshold=flap_threshold, flap_window_seconds=flap_window)
+        snapshot = asyncio.run(observe_for(list(interfaces) or None, duration, settings))
     for warning in snapshot.warnings:
         click.echo(f"lvsmon: warning: {warning}", err=True)
     if as_json:

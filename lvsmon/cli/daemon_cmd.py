@@ -1,0 +1,237 @@
+"""`lvsmon run` (the daemon) and `lvsmon status` (ask it over its status socket)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import click
+
+from lvsmon import config as config_module
+from lvsmon.config import DEFAULT_STATUS_SOCKET
+from lvsmon.errors import LvsmonError
+from lvsmon.status_socket import ask
+from lvsmon.vrrp.view import Anomaly, ObserverSnapshot, RouterSeen, SegmentEvent, SegmentView
+
+SOCKET_OPTION = click.option(
+    "--socket",
+    "socket_path",
+    default=DEFAULT_STATUS_SOCKET,
+    show_default=True,
+    metavar="PATH",
+    help="The daemon's status socket ([daemon] status_socket in its config).",
+)
+TIMEOUT_OPTION = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up when the daemon has not answered within this time.",
+)
+
+
+@click.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    default="/etc/lvsmon/lvsmon.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="TOML configuration ([daemon], [observer], [ipvs], [[vrrp.instance]]).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details too.")
+def run(config_path, verbose):
+    """Run the lvsmon daemon in the foreground (for systemd).
+
+    Hosts, in one event loop: the VRRP observer ([observer]), the VRRP
+    participant (only when [[vrrp.instance]] tables exist), a periodic IPVS
+    table read ([ipvs], in a worker thread) and the status socket ([daemon]
+    status_socket) that `lvsmon status`, `lvsmon vrrp status --daemon` and
+    the Nagios checks ask. A source that fails (no IPVS in this kernel, no
+    permission) is reported in the status with its reason and retried.
+
+    Logs go to stderr. SIGTERM or SIGINT stops cleanly: participant masters
+    send a priority 0 advert and remove their VIPs. Needs CAP_NET_RAW (VRRP
+    sockets) and CAP_NET_ADMIN (IPVS netlink, participant VIPs).
+    """
+    from lvsmon import daemon
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    daemon.run(config_module.load(config_path))
+
+
+@click.command()
+@SOCKET_OPTION
+@TIMEOUT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the daemon's whole state as JSON.")
+def status(socket_path, timeout, as_json):
+    """Show what the running daemon knows: VRRP, participant, IPVS.
+
+    Asks the daemon over its status socket and prints its uptime, each VRRP
+    segment heard (master, routers, active anomalies), each participant
+    instance (state, priority, master) and the IPVS service count, or why
+    the IPVS table is unavailable. Exits 3 when no daemon answers.
+    """
+    reply = ask(socket_path, "all", timeout)
+    if as_json:
+        reply.pop("ok", None)
+        click.echo(json.dumps(reply, indent=2))
+        return
+    click.echo(render_summary(reply), nl=False)
+
+
+# -- rendering ----------------------------------------------------------------
+
+
+def render_summary(reply: dict) -> str:
+    daemon = reply["daemon"]
+    uptime = _duration(daemon["uptime_seconds"])
+    lines = [
+        f"lvsmon {daemon['version']} (pid {daemon['pid']}), up {uptime}"
+        + (f", config {daemon['config']}" if daemon.get("config") else "")
+    ]
+    lines += _vrrp_lines(reply["vrrp"])
+    lines += _participant_lines(reply["participant"])
+    lines += _ipvs_lines(reply["ipvs"])
+    return "\n".join(lines) + "\n"
+
+
+def _unavailable(name: str, source: dict) -> list[str] | None:
+    if not source["enabled"]:
+        return [f"{name}: off"]
+    if source["error"]:
+        since = f" since {_clock(source['error_since'])}" if source.get("error_since") else ""
+        return [f"{name}: unavailable{since}: {source['error']}"]
+    if not source["available"]:
+        return [f"{name}: starting"]
+    return None
+
+
+def _vrrp_lines(source: dict) -> list[str]:
+    off = _unavailable("VRRP observer", source)
+    if off:
+        return off
+    segments = source["segments"]
+    lines = [
+        f"VRRP observer: {len(segments)} segment{'' if len(segments) == 1 else 's'} heard "
+        f"on {', '.join(source['interfaces'])}"
+    ]
+    for view in segments:
+        routers = ", ".join(f"{r['address']} p{r['priority']}" for r in view["routers"])
+        lines.append(
+            f"  {view['interface']} {view['family']} VRID {view['vrid']}: master "
+            f"{view['master'] or 'none'}; routers {routers or '-'}; "
+            f"anomalies {', '.join(view['anomalies']) or 'none'}"
+        )
+    return lines
+
+
+def _participant_lines(source: dict) -> list[str]:
+    off = _unavailable("VRRP participant", source)
+    if off:
+        return off
+    lines = ["VRRP participant:"]
+    for instance in source["instances"]:
+        since = f" since {_clock(instance['since'])}" if instance.get("since") else ""
+        lines.append(
+            f"  {instance['name']} ({instance['interface']} VRID {instance['vrid']}): "
+            f"{instance['state']}{since}, priority {instance['priority']}"
+            f" (base {instance['base_priority']}), master {instance['master'] or 'none'}"
+        )
+    return lines
+
+
+def _ipvs_lines(source: dict) -> list[str]:
+    off = _unavailable("IPVS", source)
+    if off:
+        return off
+    table = source["table"]
+    count = len(table["services"])
+    servers = sum(len(service["real_servers"]) for service in table["services"])
+    return [
+        f"IPVS: {count} service{'' if count == 1 else 's'}, {servers} real "
+        f"server{'' if servers == 1 else 's'} (read via {table['source']} at "
+        f"{_clock(table['read_at_seconds'])})"
+    ]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d {hours}h {minutes}m"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
+
+
+def _clock(seconds: float | None) -> str:
+    return "-" if seconds is None else time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
+# -- the observer's snapshot back from JSON (for `lvsmon vrrp status --daemon`) --
+
+
+def observer_snapshot_from_daemon(socket_path: str, timeout: float) -> ObserverSnapshot:
+    source = ask(socket_path, "vrrp", timeout)["vrrp"]
+    if not source["enabled"]:
+        raise LvsmonError("the daemon's VRRP observer is off", hint="set [observer] enabled = true")
+    if source["error"] or not source["available"]:
+        raise LvsmonError(
+            f"the daemon's VRRP observer is unavailable: {source['error'] or 'starting'}"
+        )
+    return observer_snapshot_from_dict(source)
+
+
+def observer_snapshot_from_dict(source: dict) -> ObserverSnapshot:
+    return ObserverSnapshot(
+        taken_at=source["taken_at"],
+        interfaces=tuple(source["interfaces"]),
+        segments=tuple(_segment(view) for view in source["segments"]),
+        decode_stats=source.get("decode_stats", {}),
+        warnings=tuple(source.get("warnings", ())),
+    )
+
+
+def _segment(view: dict) -> SegmentView:
+    return SegmentView(
+        interface=view["interface"],
+        family=view["family"],
+        vrid=view["vrid"],
+        master=view["master"],
+        master_since=view["master_since"],
+        master_changes=view["master_changes"],
+        routers=tuple(_router(router) for router in view["routers"]),
+        anomalies=tuple(
+            Anomaly(a["name"], a["start"], a["end"], tuple(a["routers"]), a["detail"])
+            for a in view["anomaly_history"]
+        ),
+        events=tuple(SegmentEvent(e["at"], e["kind"], e["detail"]) for e in view["events"]),
+        taken_at=view["taken_at"],
+    )
+
+
+def _router(router: dict) -> RouterSeen:
+    return RouterSeen(
+        address=router["address"],
+        version=router["version"],
+        priority=router["priority"],
+        advert_interval_centiseconds=round(router["advert_interval"] * 100),
+        auth_type=router["auth_type"],
+        vips=tuple(router["vips"]),
+        checksum_form=router["checksum_form"],
+        ttl=router["ttl"],
+        adverts=router["adverts"],
+        first_seen=router["first_seen"],
+        last_seen=router["last_seen"],
+        advertising=router["advertising"],
+    )

@@ -1,0 +1,206 @@
+"""The daemon's local status socket: one JSON request line in, one JSON answer line out.
+
+    {"get": "vrrp"}          the observer's segment views
+    {"get": "participant"}   the VRRP participant's instances and state-change events
+    {"get": "ipvs"}          the last IPVS table, or why there is none
+    {"get": "all"}           everything; every answer also carries "daemon"
+
+Answers are {"ok": true, ...} or {"ok": false, "error": "..."}. They are built
+from the last published DaemonState only, so an answer never waits on a source;
+a request that is too long, not JSON or not understood gets an error answer.
+
+    ask("/run/lvsmon/status.sock", "all")   the client side, with a timeout
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from lvsmon.errors import LvsmonError
+from lvsmon.state import PARTS, DaemonState
+
+MAX_REQUEST_BYTES = 4096
+READ_TIMEOUT_SECONDS = 5.0
+SOCKET_MODE = 0o660
+DIRECTORY_MODE = 0o750
+CLIENT_TIMEOUT_SECONDS = 5.0
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+class StatusSocketError(LvsmonError):
+    """The status socket cannot be served, reached or understood."""
+
+
+class DaemonNotRunning(StatusSocketError):
+    exit_code = 3
+
+
+def answer(state: DaemonState, line: bytes) -> dict:
+    """The answer to one request line; never raises for a bad request."""
+    try:
+        request = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return _error('request is not JSON: send one line like {"get": "all"}')
+    if not isinstance(request, dict):
+        return _error('request must be a JSON object like {"get": "all"}')
+    unknown = set(request) - {"get"}
+    if unknown:
+        return _error(f'unknown request key {sorted(unknown)[0]!r}: only "get" is known')
+    part = request.get("get", "all")
+    if not isinstance(part, str) or part not in PARTS:
+        return _error(f"get {part!r}: one of {', '.join(PARTS)}")
+    return {"ok": True, **state.as_dict(part)}
+
+
+def _error(message: str) -> dict:
+    return {"ok": False, "error": message}
+
+
+class StatusServer:
+    """Serves answers from ``current()`` (the state store's latest) on a unix socket."""
+
+    def __init__(self, path: str, current: Callable[[], DaemonState]):
+        self.path = path
+        self.current = current
+        self.requests = 0
+        self.bad_requests = 0
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        directory = Path(self.path).parent
+        if not directory.exists():
+            directory.mkdir(mode=DIRECTORY_MODE, parents=True)
+        self._remove_stale()
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=self.path, limit=MAX_REQUEST_BYTES
+            )
+        except OSError as exc:
+            raise StatusSocketError(
+                f"cannot listen on {self.path}: {exc.strerror}",
+                hint="check the directory and its permissions, or set [daemon] status_socket",
+            ) from None
+        os.chmod(self.path, SOCKET_MODE)  # bind() follows the umask; the mode is ours
+
+    def _remove_stale(self) -> None:
+        """A socket file left by a killed daemon is removed; a live daemon's is not."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise StatusSocketError(f"{self.path} exists and is not a socket", hint="remove it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(1.0)
+        try:
+            probe.connect(self.path)
+        except OSError:
+            os.unlink(self.path)
+            return
+        finally:
+            probe.close()
+        raise StatusSocketError(
+            f"another lvsmon daemon is answering on {self.path}", hint="stop it first"
+        )
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            reply = await self._reply(reader)
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await asyncio.wait_for(writer.drain(), READ_TIMEOUT_SECONDS)
+        except (OSError, TimeoutError) as exc:
+            log.debug("status socket client went away: %s", exc)
+        except Exception:  # a bug in one answer must not end the server
+            log.exception("status socket: answer failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _reply(self, reader: asyncio.StreamReader) -> dict:
+        self.requests += 1
+        try:
+            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT_SECONDS)
+        except TimeoutError:
+            self.bad_requests += 1
+            return _error(f"no request line within {READ_TIMEOUT_SECONDS:g} s")
+        except (asyncio.LimitOverrunError, ValueError):
+            self.bad_requests += 1
+            return _error(f"request longer than {MAX_REQUEST_BYTES} bytes")
+        if not line.strip():
+            self.bad_requests += 1
+            return _error('empty request: send one line like {"get": "all"}')
+        reply = answer(self.current(), line)
+        if not reply["ok"]:
+            self.bad_requests += 1
+        return reply
+
+
+def ask(path: str, part: str = "all", timeout: float = CLIENT_TIMEOUT_SECONDS) -> dict:
+    """One request to a running daemon; raises DaemonNotRunning or StatusSocketError."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise DaemonNotRunning(
+                f"no lvsmon daemon at {path}", hint="start it with `lvsmon run`"
+            ) from None
+        except PermissionError:
+            raise StatusSocketError(
+                f"{path}: permission denied",
+                hint="run as root or as a member of the daemon's group",
+            ) from None
+        sock.sendall(json.dumps({"get": part}).encode() + b"\n")
+        data = _read_all(sock, path, timeout)
+    except TimeoutError:
+        raise StatusSocketError(
+            f"lvsmon daemon at {path} did not answer within {timeout:g} s"
+        ) from None
+    except OSError as exc:
+        raise StatusSocketError(f"{path}: {exc.strerror or exc}") from None
+    finally:
+        sock.close()
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise StatusSocketError(f"{path}: the answer is not JSON") from None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        error = reply.get("error") if isinstance(reply, dict) else None
+        raise StatusSocketError(f"lvsmon daemon refused the request: {error}")
+    return reply
+
+
+def _read_all(sock: socket.socket, path: str, timeout: float) -> bytes:
+    chunks, size = [], 0
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise StatusSocketError(f"{path}: answer larger than {MAX_ANSWER_BYTES} bytes")
+        if chunk.endswith(b"\n"):
+            break
+    return b"".join(chunks)

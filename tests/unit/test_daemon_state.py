@@ -1,0 +1,168 @@
+"""lvsmon.state (the published snapshot), the status socket's request handling and its server."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import stat
+
+import pytest
+
+from lvsmon.model import IpvsTable
+from lvsmon.state import DaemonState, SourceState, StateStore
+from lvsmon.status_socket import (
+    MAX_REQUEST_BYTES,
+    DaemonNotRunning,
+    StatusServer,
+    answer,
+    ask,
+)
+from lvsmon.vrrp.participant import ParticipantSnapshot
+from lvsmon.vrrp.view import ObserverSnapshot
+
+
+def clock_from(values):
+    values = iter(values)
+    return lambda: next(values)
+
+
+def test_state_is_frozen_and_replaced_whole():
+    store = StateStore(DaemonState(started_at=100.0, pid=7), clock=clock_from([101.0, 102.0]))
+    before = store.current
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        before.updated_at = 5.0
+    after = store.publish(ipvs=SourceState(enabled=True))
+    assert after is store.current and after is not before
+    assert before.ipvs.enabled is False and after.ipvs.enabled is True
+    assert (before.updated_at, after.updated_at) == (0.0, 101.0)
+
+
+def test_source_failure_keeps_reason_since_and_last_snapshot():
+    table = IpvsTable(source="netlink", read_at_seconds=10.0)
+    source = SourceState(enabled=True).succeeded(table, 10.0)
+    assert source.available and source.last_success == 10.0
+    source = source.failed("no IPVS in this kernel", 20.0).failed("no IPVS in this kernel", 25.0)
+    assert not source.available
+    assert (source.error, source.error_since, source.failures, source.attempts) == (
+        "no IPVS in this kernel", 20.0, 2, 3)  # fmt: skip
+    assert source.snapshot is table  # the last good table stays, marked stale by the error
+    source = source.failed("permission denied", 30.0)
+    assert source.error_since == 30.0  # a new reason starts a new span
+    source = source.succeeded(table, 40.0)
+    assert (source.error, source.error_since, source.available) == (None, None, True)
+
+
+def sample_state() -> DaemonState:
+    observer = ObserverSnapshot(taken_at=5.0, interfaces=("eth0",), segments=(), decode_stats={})
+    return DaemonState(
+        started_at=1.0,
+        pid=42,
+        config_path="/etc/lvsmon/lvsmon.toml",
+        vrrp=SourceState(enabled=True).succeeded(observer, 5.0),
+        participant=SourceState(enabled=True).succeeded(ParticipantSnapshot(5.0, ()), 5.0),
+        ipvs=SourceState(enabled=True).failed("no IPVS in this kernel: load ip_vs", 3.0),
+    )
+
+
+def test_as_dict_parts_are_json():
+    state = sample_state()
+    whole = state.as_dict("all", now=11.0)
+    json.dumps(whole)
+    assert whole["daemon"]["uptime_seconds"] == 10.0 and whole["daemon"]["pid"] == 42
+    assert whole["vrrp"]["interfaces"] == ["eth0"] and whole["vrrp"]["segments"] == []
+    assert whole["participant"]["instances"] == []
+    assert whole["ipvs"]["available"] is False
+    assert whole["ipvs"]["error"] == "no IPVS in this kernel: load ip_vs"
+    assert "table" not in whole["ipvs"]
+    assert set(state.as_dict("ipvs")) == {"daemon", "ipvs"}
+    with pytest.raises(ValueError):
+        state.as_dict("nonsense")
+
+
+def test_ipvs_table_is_plain_json():
+    table = IpvsTable(source="procfs", read_at_seconds=3.0, warnings=("x",))
+    state = DaemonState(started_at=1.0, ipvs=SourceState(enabled=True).succeeded(table, 3.0))
+    document = json.loads(json.dumps(state.as_dict("ipvs")))
+    assert document["ipvs"]["table"]["services"] == []
+    assert document["ipvs"]["table"]["warnings"] == ["x"]
+    assert document["ipvs"]["table"]["source"] == "procfs"
+
+
+@pytest.mark.parametrize(
+    "line, error",
+    [
+        (b"garbage\n", "not JSON"),
+        (b"\xff\xfe\n", "not JSON"),
+        (b"[1, 2]\n", "JSON object"),
+        (b'{"get": "secrets"}\n', "one of daemon, vrrp, participant, ipvs, all"),
+        (b'{"get": 5}\n', "one of"),
+        (b'{"get": "all", "set": 1}\n', "unknown request key 'set'"),
+    ],
+)
+def test_bad_requests_get_an_error_answer(line, error):
+    reply = answer(sample_state(), line)
+    assert reply["ok"] is False and error in reply["error"]
+
+
+def test_good_request():
+    reply = answer(sample_state(), b'{"get": "participant"}\n')
+    assert reply["ok"] is True and set(reply) == {"ok", "daemon", "participant"}
+    assert answer(sample_state(), b"{}")["ok"] is True  # "get" defaults to all
+
+
+def test_server_answers_refuses_and_survives(tmp_path):
+    path = str(tmp_path / "run" / "status.sock")
+
+    async def scenario():
+        server = StatusServer(path, sample_state)
+        await server.start()
+        try:
+            mode = os.stat(path).st_mode
+            directory_mode = os.stat(os.path.dirname(path)).st_mode
+            replies = []
+            for payload in (b"garbage\n", b"x" * (MAX_REQUEST_BYTES + 10) + b"\n", b"\n"):
+                reader, writer = await asyncio.open_unix_connection(path)
+                writer.write(payload)
+                await writer.drain()
+                replies.append(json.loads(await reader.readline()))
+                writer.close()
+            good = await asyncio.to_thread(ask, path, "vrrp", 2.0)
+            return mode, directory_mode, replies, good
+        finally:
+            await server.close()
+
+    mode, directory_mode, replies, good = asyncio.run(scenario())
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
+    assert stat.S_IMODE(directory_mode) == 0o750
+    assert [reply["ok"] for reply in replies] == [False, False, False]
+    assert "longer than" in replies[1]["error"] and "empty" in replies[2]["error"]
+    assert good["vrrp"]["interfaces"] == ["eth0"]
+    assert not os.path.exists(path)  # removed on close
+
+
+def test_stale_socket_is_replaced(tmp_path):
+    import socket
+
+    path = str(tmp_path / "status.sock")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()  # the file stays, nobody listens: a killed daemon's leftover
+
+    async def scenario():
+        server = StatusServer(path, sample_state)
+        await server.start()
+        try:
+            return await asyncio.to_thread(ask, path, "daemon", 2.0)
+        finally:
+            await server.close()
+
+    assert asyncio.run(scenario())["daemon"]["pid"] == 42
+
+
+def test_client_without_daemon(tmp_path):
+    path = str(tmp_path / "status.sock")
+    with pytest.raises(DaemonNotRunning) as raised:
+        ask(path, "all", 1.0)
+    assert str(raised.value) == f"no lvsmon daemon at {path}: start it with `lvsmon run`"
