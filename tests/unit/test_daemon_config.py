@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 
-from lvsmon.config import ConfigError, parse
+from lvsmon.config import ConfigError, load, parse
 
 
 def test_defaults():
@@ -45,3 +48,19 @@ def test_errors(document, message):
     with pytest.raises(ConfigError) as raised:
         parse(document, "lvsmon.toml")
     assert message in str(raised.value) and str(raised.value).startswith("lvsmon.toml: ")
+
+
+def test_example_config_loads_and_its_commented_instance_is_valid():
+    example = Path(__file__).resolve().parents[2] / "deploy" / "lvsmon.toml"
+    config = load(example)
+    assert config == parse({}, str(example))  # the example shows the defaults
+    # Uncommenting the [[vrrp.instance]] block gives a valid participant.
+    lines = example.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line == "# [[vrrp.instance]]")
+    uncommented = "\n".join(
+        line[2:] for line in lines[start:] if line.startswith("# ") and not line.startswith("#  ")
+    )
+    document = tomllib.loads(uncommented)
+    document["vrrp"]["instance"][0].pop("auth_pass")  # v2 only; the example says so
+    (instance,) = parse(document).vrrp_instances
+    assert instance.name == "web" and instance.tracks[0].weight == -60
