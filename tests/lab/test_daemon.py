@@ -113,6 +113,7 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
         return {view["vrid"]: view["master"] for view in document["vrrp"]["segments"]}
 
     started = time.monotonic()
+
     def both_a():
         document = status()
         return document if masters(document) == {51: A4, 71: A4} else None
@@ -182,7 +183,5 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
     # No daemon: one line on stderr, non-zero exit.
     done = cli("status", "--socket", sock, check=False)
     assert done.returncode == 3 and done.stdout == ""
-    assert done.stderr == (
-        f"lvsmon: no lvsmon daemon at {sock}: start it with `lvsmon run`\n"
-    )
+    assert done.stderr == (f"lvsmon: no lvsmon daemon at {sock}: start it with `lvsmon run`\n")
     print("figures (s):", {key: round(value, 2) for key, value in figures.items()})
