@@ -29,7 +29,8 @@ from lvsmon.vrrp.participant import Participant
 from lvsmon.vrrp.segment import Settings
 
 PUBLISH_SECONDS = 0.5  # observer and participant snapshots are taken this often
-OBSERVER_RETRY_SECONDS = 10.0
+RETRY_SECONDS = 10.0  # observer and participant start-up; IPVS retries at its interval
+_LABELS = {"vrrp": "observer", "participant": "participant", "ipvs": "IPVS"}
 
 log = logging.getLogger("lvsmon.daemon")
 
@@ -38,7 +39,6 @@ class Daemon:
     def __init__(self, config: Config, store: StateStore | None = None):
         self.config = config
         self.store = store or StateStore()
-        self.observer: Observer | None = None
         self.participant: Participant | None = None
         self.netlink: ipvs_module.IpvsNetlink | None = None
         self._stop = asyncio.Event()
@@ -62,13 +62,13 @@ class Daemon:
         log.info("status socket %s", self.config.daemon.status_socket)
         try:
             if self.config.vrrp_instances:
-                await self._start_participant()
+                self._tasks.append(
+                    loop.create_task(self._supervise("participant", self._participate))
+                )
             if self.config.observer.enabled:
-                self._tasks.append(loop.create_task(self._observe()))
+                self._tasks.append(loop.create_task(self._supervise("vrrp", self._observe)))
             if self.config.ipvs.enabled:
-                self._tasks.append(loop.create_task(self._read_ipvs()))
-            if self.participant is not None:
-                self._tasks.append(loop.create_task(self._publish_participant()))
+                self._tasks.append(loop.create_task(self._supervise("ipvs", self._read_ipvs)))
             log.info("running (pid %d)", self.store.current.pid)
             await self._stop.wait()
             log.info("stopping")
@@ -80,27 +80,48 @@ class Daemon:
                 log.info("participant: releasing mastership, removing addresses")
                 await self.participant.stop()
                 self._publish_participant_once()
-            if self.observer is not None:
-                self.observer.close()
             if self.netlink is not None:
                 self.netlink.close()
             await server.close()
             log.info("stopped")
 
+    async def _supervise(self, name: str, body) -> None:
+        """Run a source's loop; a bug in it is logged, reported and restarted, never fatal."""
+        while True:
+            try:
+                await body()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("%s failed", _LABELS[name])
+                self._failed(name, f"internal error: {exc!r}", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+
     # -- participant ---------------------------------------------------------
 
-    async def _start_participant(self) -> None:
-        # A participant that cannot start is a configuration or capability problem
-        # the operator must see at once: fail the start rather than run without it.
-        self.participant = Participant(self.config.vrrp_instances)
-        await self.participant.__aenter__()
-        names = ", ".join(i.name for i in self.config.vrrp_instances)
-        log.info("participant: running %s", names)
-
-    async def _publish_participant(self) -> None:
+    async def _participate(self) -> None:
         while True:
-            self._publish_participant_once()
-            await asyncio.sleep(PUBLISH_SECONDS)
+            participant = Participant(self.config.vrrp_instances)
+            try:
+                await participant.__aenter__()
+            except Exception as exc:  # noqa: BLE001 - reported with its reason, retried
+                if not isinstance(exc, LvsmonError | OSError):
+                    log.exception("participant: start failed")
+                self._failed("participant", str(exc), RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            self.participant = participant
+            names = ", ".join(i.name for i in self.config.vrrp_instances)
+            log.info("participant: running %s", names)
+            try:
+                while True:
+                    self._publish_participant_once()
+                    await asyncio.sleep(PUBLISH_SECONDS)
+            except Exception:
+                # Before the supervisor restarts us: no second router for the same VRIDs.
+                self.participant = None
+                await participant.stop()
+                raise
 
     def _publish_participant_once(self) -> None:
         source = self.store.current.participant
@@ -122,24 +143,28 @@ class Daemon:
             try:
                 observer.start()
             except LvsmonError as exc:
-                self._observer_failed(str(exc))
-                await asyncio.sleep(OBSERVER_RETRY_SECONDS)
+                self._failed("vrrp", str(exc), RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
                 continue
-            self.observer = observer
             log.info("observer: listening on %s", ", ".join(observer.interfaces))
             for warning in observer.warnings:
                 log.warning("observer: %s", warning)
-            while True:
-                source = self.store.current.vrrp
-                self.store.publish(vrrp=source.succeeded(observer.snapshot(), self.store.clock()))
-                await asyncio.sleep(PUBLISH_SECONDS)
+            try:
+                while True:
+                    snapshot = observer.snapshot()
+                    source = self.store.current.vrrp
+                    self.store.publish(vrrp=source.succeeded(snapshot, self.store.clock()))
+                    await asyncio.sleep(PUBLISH_SECONDS)
+            finally:
+                observer.close()
 
-    def _observer_failed(self, reason: str) -> None:
-        source = self.store.current.vrrp
+    def _failed(self, name: str, reason: str, retry_seconds: float) -> None:
+        """Publish why source `name` (a DaemonState field) has nothing; log a new reason once."""
+        source = getattr(self.store.current, name)
         if source.error != reason:
-            log.warning("observer unavailable: %s (retrying every %g s)", reason,
-                        OBSERVER_RETRY_SECONDS)  # fmt: skip
-        self.store.publish(vrrp=source.failed(reason, self.store.clock()))
+            log.warning("%s unavailable: %s (retrying every %g s)", _LABELS[name], reason,
+                        retry_seconds)  # fmt: skip
+        self.store.publish(**{name: source.failed(reason, self.store.clock())})
 
     # -- IPVS ----------------------------------------------------------------
 
@@ -149,10 +174,10 @@ class Daemon:
             try:
                 table = await asyncio.to_thread(self._read_ipvs_blocking, settings.source)
             except LvsmonError as exc:
-                self._ipvs_failed(str(exc))
+                self._failed("ipvs", str(exc), settings.interval)
             except Exception as exc:  # a parser bug must not end the daemon
                 log.exception("IPVS read failed")
-                self._ipvs_failed(f"read failed: {exc!r}")
+                self._failed("ipvs", f"read failed: {exc!r}", settings.interval)
             else:
                 source = self.store.current.ipvs
                 if source.error is not None:
@@ -174,13 +199,6 @@ class Daemon:
                     self.netlink.close()
                 self.netlink = None
             raise
-
-    def _ipvs_failed(self, reason: str) -> None:
-        source = self.store.current.ipvs
-        if source.error != reason:
-            log.warning("IPVS unavailable: %s (retrying every %g s)", reason,
-                        self.config.ipvs.interval)  # fmt: skip
-        self.store.publish(ipvs=source.failed(reason, self.store.clock()))
 
 
 def run(config: Config) -> None:

@@ -185,3 +185,40 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr == (f"lvsmon: no lvsmon daemon at {sock}: start it with `lvsmon run`\n")
     print("figures (s):", {key: round(value, 2) for key, value in figures.items()})
+
+
+def test_daemon_keeps_answering_when_every_source_fails(lab):
+    """A namespace with loopback only: no interface to observe, the participant's interface
+    is missing, no IPVS. Each is reported with its reason; the daemon answers and stops."""
+    d = lab.namespace("d")
+    sock = str(lab.tmpdir / "status.sock")
+    config = lab.tmpdir / "lvsmon.toml"
+    config.write_text(
+        f'[daemon]\nstatus_socket = "{sock}"\n[ipvs]\ninterval = 0.5\n'
+        + participant_toml([{"name": "gone", "interface": "eth0", "vrid": 9, "vips": [VIP71]}])
+    )
+    daemon = d.spawn(
+        [sys.executable, "-m", "lvsmon", "run", "--config", config],
+        name="lvsmon-run", env={"PYTHONPATH": REPO},
+    )  # fmt: skip
+
+    def all_failed():
+        document = json.loads(cli("status", "--json", "--socket", sock).stdout)
+        parts = [document[name] for name in ("vrrp", "participant", "ipvs")]
+        return document if all(part["error"] for part in parts) else None
+
+    document = lab.wait_for(all_failed, 10, what="three sources reported unavailable")
+    assert "no interface to observe" in document["vrrp"]["error"]
+    assert "eth0" in document["participant"]["error"], document["participant"]
+    assert "no IPVS in this kernel" in document["ipvs"]["error"]
+    lab.wait_for(
+        lambda: json.loads(cli("status", "--json", "--socket", sock).stdout)["ipvs"]["attempts"]
+        >= 3, 5, what="IPVS retried",
+    )  # fmt: skip
+    summary = cli("status", "--socket", sock).stdout
+    assert summary.count("unavailable since") == 3, summary
+    assert raw_request(sock, b'{"get": "daemon"}\n')["ok"] is True
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0, daemon.describe()
+    assert "Traceback" not in daemon.log(), daemon.log()
+    print(summary)

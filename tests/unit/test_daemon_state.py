@@ -166,3 +166,47 @@ def test_client_without_daemon(tmp_path):
     with pytest.raises(DaemonNotRunning) as raised:
         ask(path, "all", 1.0)
     assert str(raised.value) == f"no lvsmon daemon at {path}: start it with `lvsmon run`"
+
+
+def test_daemon_answers_while_an_ipvs_read_is_slow(tmp_path):
+    """The IPVS read runs in a worker thread: a 2 s read never delays an answer."""
+    import time
+
+    from lvsmon.config import parse
+    from lvsmon.daemon import Daemon
+
+    path = str(tmp_path / "status.sock")
+    config = parse({"daemon": {"status_socket": path}, "observer": {"enabled": False},
+                    "ipvs": {"interval": 0.5}})  # fmt: skip
+
+    class SlowKernel(Daemon):
+        reads = 0
+
+        def _read_ipvs_blocking(self, source):
+            SlowKernel.reads += 1
+            time.sleep(2.0)  # a netlink dump of a huge table, or a kernel that hangs
+            return IpvsTable(source="netlink", read_at_seconds=time.time())
+
+    async def scenario():
+        daemon = SlowKernel(config)
+        running = asyncio.create_task(daemon.run())
+        try:
+            for _ in range(50):
+                if os.path.exists(path):
+                    break
+                await asyncio.sleep(0.05)
+            latencies = []
+            for _ in range(10):
+                started = time.monotonic()
+                reply = await asyncio.to_thread(ask, path, "ipvs", 2.0)
+                latencies.append(time.monotonic() - started)
+                await asyncio.sleep(0.1)
+            return latencies, reply
+        finally:
+            daemon.stop()
+            await running
+
+    latencies, reply = asyncio.run(scenario())
+    assert SlowKernel.reads == 1  # the first read was still running during every answer
+    assert not reply["ipvs"]["available"] and reply["ipvs"]["attempts"] == 0
+    assert max(latencies) < 0.3, latencies
