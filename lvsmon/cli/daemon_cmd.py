@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 
 import click
@@ -60,11 +61,27 @@ def run(config_path, verbose):
     """
     from lvsmon import daemon
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
     daemon.run(config_module.load(config_path))
+
+
+class _JournalFormatter(logging.Formatter):
+    """Under systemd (stderr is a journal stream), "<4>" prefixes carry each line's priority."""
+
+    _PRIORITIES = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+    def __init__(self, fmt: str):
+        super().__init__(fmt)
+        self.journal = bool(os.environ.get("JOURNAL_STREAM"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if not self.journal:
+            return text
+        prefix = f"<{self._PRIORITIES.get(record.levelname, 6)}>"
+        return "\n".join(prefix + line for line in text.splitlines())
 
 
 @click.command()
