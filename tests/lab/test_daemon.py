@@ -153,6 +153,7 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
     assert "VRRP observer: 2 segments heard on eth0" in summary, summary
     assert "web71 (eth0 VRID 71): BACKUP" in summary, summary
     assert "IPVS: unavailable since" in summary and "no IPVS in this kernel" in summary
+    print(text + summary)
 
     # Garbage on the socket: an error answer, and the daemon keeps running.
     assert raw_request(sock, b"garbage\n")["ok"] is False
