@@ -79,3 +79,13 @@ class SnatStoreUnavailable(SnatError):
 
 class VrrpError(LvsmonError):
     """Observing VRRP failed: a raw socket, an interface or a multicast group was refused."""
+
+
+class StatusSocketError(LvsmonError):
+    """The daemon's status socket cannot be served, reached or understood."""
+
+
+class DaemonNotRunning(StatusSocketError):
+    """No lvsmon daemon answers on the status socket."""
+
+    exit_code = 3

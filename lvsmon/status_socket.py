@@ -24,7 +24,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from lvsmon.errors import LvsmonError
+from lvsmon.errors import DaemonNotRunning, StatusSocketError
 from lvsmon.state import PARTS, DaemonState
 
 MAX_REQUEST_BYTES = 4096
@@ -35,14 +35,6 @@ CLIENT_TIMEOUT_SECONDS = 5.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 log = logging.getLogger(__name__)
-
-
-class StatusSocketError(LvsmonError):
-    """The status socket cannot be served, reached or understood."""
-
-
-class DaemonNotRunning(StatusSocketError):
-    exit_code = 3
 
 
 def answer(state: DaemonState, line: bytes) -> dict:
