@@ -24,9 +24,10 @@ class _Group(click.Group):
 def main():
     """lvsmon: monitoring for keepalived + LVS/IPVS load balancers.
 
-    Shows the IPVS table with 64-bit counters and rates, and drains real
-    servers safely before a deploy. Run `lvsmon COMMAND --help` for each
-    command.
+    Shows the IPVS table with 64-bit counters and rates and drains real
+    servers before a deploy; watches VRRP on the wire (and can take part in
+    it); keeps an audit log of source-NATed connections; `lvsmon run` is the
+    daemon. Run `lvsmon COMMAND --help` for each command.
     """
 
 
