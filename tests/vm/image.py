@@ -123,14 +123,20 @@ def _tree_version(tree: Path) -> str:
 
 def _kernel_package_name() -> str:
     """The versioned kernel package that linux-image-amd64 depends on."""
-    out = subprocess.run(
-        ["apt-cache", "depends", KERNEL_META_PACKAGE],
-        capture_output=True, text=True, check=False,
-    )
-    for line in out.stdout.splitlines():
-        key, _, value = line.strip().partition(":")
-        if key == "Depends" and value.strip().startswith("linux-image-"):
-            return value.strip()
+    for attempt in range(2):
+        out = subprocess.run(
+            ["apt-cache", "depends", KERNEL_META_PACKAGE],
+            capture_output=True, text=True, check=False,
+        )
+        for line in out.stdout.splitlines():
+            key, _, value = line.strip().partition(":")
+            if key == "Depends" and value.strip().startswith("linux-image-"):
+                return value.strip()
+        if attempt == 0:
+            # A machine whose packages were all there already may never have fetched
+            # the package lists: fetch them once and ask again.
+            print("vm image: apt-get update (package lists lack the kernel)", flush=True)
+            subprocess.run(["apt-get", "update", "-q"], check=False)
     raise ImageError(
         f"apt-cache does not know {KERNEL_META_PACKAGE} ({out.stderr.strip() or 'no Depends'}); "
         "run apt-get update, or scripts/bootstrap"
