@@ -134,21 +134,27 @@ _INSTANCE_KEYS = {
 _TRACK_KEYS = {"name", "command", "interval", "timeout", "weight", "fault"}
 
 
-def load(path: str | Path) -> Config:
+def read_toml(path: str | Path) -> dict:
+    """The parsed TOML document; every part of lvsmon reads its file through this."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            document = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    return parse(document, str(path))
 
 
-_SECTIONS = ("vrrp", "daemon", "observer", "ipvs")
+def load(path: str | Path) -> Config:
+    return parse(read_toml(path), str(path))
+
+
+# [snat] belongs to the separate `lvsmon snat run` process (lvsmon.snat.config reads and
+# checks it), so one file can serve both; the daemon passes over it.
+_SECTIONS = ("vrrp", "daemon", "observer", "ipvs", "snat")
 
 
 def parse(document: dict, where: str = "config") -> Config:

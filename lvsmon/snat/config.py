@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import socket
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from lvsmon.errors import UsageError
+from lvsmon.config import ConfigError, read_toml
 
 DEFAULT_STORE = "/var/lib/lvsmon/snat.sqlite"
 DEFAULT_STATUS_FILE = "/run/lvsmon/snat-status.json"
@@ -37,24 +36,50 @@ class SnatConfig:
         return replace(self, **{k: v for k, v in options.items() if v is not None})
 
 
-_NAMES = {f.name: f for f in fields(SnatConfig)}
+_FIELDS = {f.name: f for f in fields(SnatConfig)}
+# Lower bounds of the numbers; a value below is a mistake worth an error, not a surprise.
+_MINIMUM = {
+    "receive_buffer_bytes": 4096,
+    "retention_days": 0,
+    "flush_interval_seconds": 0.01,
+    "redump_min_interval_seconds": 0,
+    "max_pending_records": 1,
+}
 
 
 def load_config(path: str | Path | None) -> SnatConfig:
+    """The [snat] table of a TOML file (lvsmon.config reads the file), checked key by key."""
     if path is None:
         return SnatConfig()
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read the config file {path}: {exc.strerror}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: {exc}") from exc
-    table = data.get("snat", {})
-    unknown = sorted(set(table) - set(_NAMES))
-    if unknown:
-        raise UsageError(f"{path}: unknown setting(s) in [snat]: {', '.join(unknown)}")
+    table = read_toml(path).get("snat", {})
+    where = f"{path}: [snat]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    values = {}
     for key, value in table.items():
-        if value == "":
-            table[key] = None  # an empty path switches that sink off
-    return SnatConfig(**table)
+        if key not in _FIELDS:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(_FIELDS)})")
+        values[key] = _checked(where, key, value)
+    return SnatConfig(**values)
+
+
+def _checked(where: str, key: str, value):
+    kind = type(getattr(SnatConfig, key))
+    if _FIELDS[key].type == "str | None":
+        if not isinstance(value, str):
+            raise ConfigError(f'{where}: {key} must be a path, or "" to switch it off')
+        return value or None  # an empty path switches that sink off
+    if kind is bool or kind is str:
+        if not isinstance(value, kind):
+            raise ConfigError(
+                f"{where}: {key} must be {'true or false' if kind is bool else 'text'}"
+            )
+        return value
+    wanted = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise ConfigError(
+            f"{where}: {key} must be {'a whole number' if kind is int else 'a number'}"
+        )
+    if value < _MINIMUM.get(key, value):
+        raise ConfigError(f"{where}: {key} = {value} is below {_MINIMUM[key]}")
+    return kind(value)
