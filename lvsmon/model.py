@@ -235,14 +235,6 @@ class SnatConnection:
     bytes_in: int | None = None
 
     @property
-    def start_seconds(self) -> float:
-        return self.start_ns / 1e9
-
-    @property
-    def end_seconds(self) -> float | None:
-        return None if self.end_ns is None else self.end_ns / 1e9
-
-    @property
     def inside(self) -> str:
         return join_host_port(self.inside_address, self.inside_port)
 
