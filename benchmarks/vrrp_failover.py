@@ -96,7 +96,7 @@ def main() -> None:
     if options.listen:
         listen(*options.listen)
         return
-    from lvsmon.vrrp.view import master_down_interval
+    from lvsmon.model.vrrp import master_down_interval
     from tests.lab import Lab
 
     results: dict[str, list[float]] = {"keepalived": [], "lvsmon": []}

@@ -8,17 +8,24 @@ slows recording.
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 
+import click
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from lvsmon.snat.status import SnatStatus, read_status
+from lvsmon.errors import SnatError
+from lvsmon.model.snat import SnatStatus
+from lvsmon.snat.config import DEFAULT_STATUS_FILE, DEFAULT_STORE, load_config, store_path_for
+from lvsmon.snat.query import parse_endpoint
+from lvsmon.snat.status import read_status
 
 PREFIX = "lvsmon_snat_"
 
-# (status file key, metric name without _total, help): counters since the recorder started
+# (RecorderStatus field, metric name without _total, help): counters since the recorder started
 RECORDER_COUNTERS = (
     ("events", "events_received", "Conntrack events read from the event socket."),
     ("snat_events", "snat_events", "Events of source-NATed connections (the ones recorded)."),
@@ -58,18 +65,18 @@ def render(status: SnatStatus) -> Iterator[Metric]:
 def _recorder(status: SnatStatus) -> Iterator[Metric]:
     recorder = status.recorder
     yield _gauge("start_time_seconds", "When the recorder started, seconds since the epoch.",
-                 recorder.get("started_ns", 0) / 1e9)
+                 recorder.started_ns / 1e9)
     yield _counter("events_lost", "Conntrack events lost: dropped by the kernel because the "
-                                  "event socket's receive buffer was full.", status.lost_events)
+                                  "event socket's receive buffer was full.", recorder.lost_events)
     yield _counter("overflows", "Event socket overflows (ENOBUFS), each followed by a re-dump.",
-                   status.count("overflows"))
+                   recorder.overflows)
     yield _counter("redumps", "Conntrack table dumps after an overflow (not the one at start).",
-                   max(status.count("dumps") - 1, 0))
+                   recorder.redumps)
     for key, name, text in RECORDER_COUNTERS:
-        yield _counter(name, text, status.count(key))
+        yield _counter(name, text, getattr(recorder, key))
     yield _gauge("receive_buffer_bytes", "Kernel receive buffer of the event socket.",
-                 recorder.get("receive_buffer_bytes") or 0)
-    sinks = recorder.get("sinks") or {}
+                 recorder.receive_buffer_bytes or 0)
+    sinks = recorder.sinks
     up = GaugeMetricFamily(PREFIX + "sink_up", "1 while the sink writes; 0 while it fails "
                                                "(records are held and retried).",
                            labels=["sink"])
@@ -78,9 +85,9 @@ def _recorder(status: SnatStatus) -> Iterator[Metric]:
     pending = GaugeMetricFamily(PREFIX + "sink_pending_records", "Records waiting for the sink.",
                                 labels=["sink"])
     for name, sink in sorted(sinks.items()):
-        up.add_metric([name], int(bool(sink.get("ok"))))
-        written.add_metric([name], sink.get("written_records") or 0)
-        pending.add_metric([name], sink.get("pending_records") or 0)
+        up.add_metric([name], int(sink.ok))
+        written.add_metric([name], sink.written_records)
+        pending.add_metric([name], sink.pending_records)
     yield from (up, written, pending)
 
 
@@ -118,3 +125,44 @@ def serve(address: str, port: int, status_file: str, store: str | None = None,
     """Serve /metrics on address:port from a background thread; returns (server, thread)."""
     return start_http_server(port, addr=address,
                              registry=registry_for(status_file, store, default_store))
+
+
+# -- `lvsmon snat exporter` (offered to the lvsmon CLI through the lvsmon.commands entry point)
+
+
+@click.command(name="exporter")
+@click.option("--listen", default="127.0.0.1:9567", show_default=True, metavar="IP:PORT",
+              help="Address and port to serve /metrics on ([::1]:9567 for IPv6).")
+@click.option("--status-file", type=click.Path(dir_okay=False),
+              help=f"Status written by `lvsmon snat run` [default: {DEFAULT_STATUS_FILE}].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML file with a [snat] table (see deploy/snat.toml).")
+@click.option("--store", type=click.Path(dir_okay=False),
+              help=f"SQLite store [default: the one the recorder writes, else the config's, "
+                   f"else $LVSMON_SNAT_STORE, else {DEFAULT_STORE}].")
+def exporter_command(listen, status_file, config_path, store):
+    """Serve Prometheus metrics of the SNAT recorder until stopped.
+
+    Each scrape reads the recorder's status file and store: lvsmon_snat_up,
+    events received, lost (and overflows, re-dumps), records stored, the
+    oldest record. A process of its own: a slow scrape never slows recording.
+
+    \b
+    Example:
+      lvsmon snat exporter --listen 127.0.0.1:9567
+    """
+    address, port = parse_endpoint(listen, port_required=True)
+    config = load_config(config_path)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    try:
+        server, thread = serve(address, port, status_file or config.status_file, store,
+                               default_store=store_path_for(config_path, None))
+    except OSError as exc:
+        raise SnatError(f"cannot listen on {listen}: {exc.strerror}") from exc
+    click.echo(f"lvsmon snat exporter: serving http://{listen}/metrics", err=True)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

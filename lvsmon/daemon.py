@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 
 from lvsmon import ipvs as ipvs_module
 from lvsmon.config import Config
 from lvsmon.errors import LvsmonError
-from lvsmon.state import SourceState, StateStore
+from lvsmon.model.daemon import SourceState
+from lvsmon.state import StateStore
 from lvsmon.status_socket import StatusServer
 from lvsmon.vrrp.observer import Observer
 from lvsmon.vrrp.participant import Participant
@@ -52,7 +54,7 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
         self.store.publish(
-            config_path=self.config.path,
+            daemon=dataclasses.replace(self.store.current.daemon, config_path=self.config.path),
             vrrp=SourceState(enabled=self.config.observer.enabled),
             participant=SourceState(enabled=bool(self.config.vrrp_instances)),
             ipvs=SourceState(enabled=self.config.ipvs.enabled),
@@ -69,7 +71,7 @@ class Daemon:
                 self._tasks.append(loop.create_task(self._supervise("vrrp", self._observe)))
             if self.config.ipvs.enabled:
                 self._tasks.append(loop.create_task(self._supervise("ipvs", self._read_ipvs)))
-            log.info("running (pid %d)", self.store.current.pid)
+            log.info("running (pid %d)", self.store.current.daemon.pid)
             await self._stop.wait()
             log.info("stopping")
         finally:

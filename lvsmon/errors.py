@@ -89,3 +89,7 @@ class DaemonNotRunning(StatusSocketError):
     """No lvsmon daemon answers on the status socket."""
 
     exit_code = 3
+
+
+class SnapshotDecodeError(LvsmonError):
+    """JSON read back from the status socket or a status file lacks the model's shape."""

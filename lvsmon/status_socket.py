@@ -9,7 +9,11 @@ Answers are {"ok": true, ...} or {"ok": false, "error": "..."}. They are built
 from the last published DaemonState only, so an answer never waits on a source;
 a request that is too long, not JSON or not understood gets an error answer.
 
-    ask("/run/lvsmon/status.sock", "all")   the client side, with a timeout
+The answer's parts are the JSON encoding of lvsmon.model.daemon (lvsmon.model.codec);
+clients read them back typed:
+
+    ask_state("/run/lvsmon/status.sock")            -> DaemonState
+    ask_source("/run/lvsmon/status.sock", "vrrp")   -> SourceState[ObserverSnapshot]
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from lvsmon.errors import DaemonNotRunning, StatusSocketError
-from lvsmon.state import PARTS, DaemonState
+from lvsmon.errors import DaemonNotRunning, SnapshotDecodeError, StatusSocketError
+from lvsmon.model.codec import from_json, to_json
+from lvsmon.model.daemon import PARTS, SOURCES, DaemonState, SourceState
 
 MAX_REQUEST_BYTES = 4096
 READ_TIMEOUT_SECONDS = 5.0
@@ -51,7 +56,12 @@ def answer(state: DaemonState, line: bytes) -> dict:
     part = request.get("get", "all")
     if not isinstance(part, str) or part not in PARTS:
         return _error(f"get {part!r}: one of {', '.join(PARTS)}")
-    return {"ok": True, **state.as_dict(part)}
+    if part == "all":
+        return {"ok": True, **to_json(state)}
+    reply = {"ok": True, "daemon": to_json(state.daemon)}
+    if part != "daemon":
+        reply[part] = to_json(getattr(state, part))
+    return reply
 
 
 def _error(message: str) -> dict:
@@ -164,8 +174,29 @@ def _encode(reply: dict) -> bytes:
 _ENCODER = json.JSONEncoder()
 
 
+def ask_state(path: str, timeout: float = CLIENT_TIMEOUT_SECONDS) -> DaemonState:
+    """The daemon's whole state, typed; raises DaemonNotRunning or StatusSocketError."""
+    return _typed(path, DaemonState, ask(path, "all", timeout))
+
+
+def ask_source(path: str, part: str, timeout: float = CLIENT_TIMEOUT_SECONDS) -> SourceState:
+    """One source's state ("vrrp", "participant", "ipvs"), typed."""
+    return _typed(path, SOURCES[part], ask(path, part, timeout).get(part))
+
+
+def _typed(path: str, kind, document):
+    try:
+        return from_json(kind, document)
+    except SnapshotDecodeError as exc:
+        raise StatusSocketError(
+            f"{path}: the daemon's answer does not fit this lvsmon: {exc}",
+            hint="are the daemon and this command the same lvsmon version?",
+        ) from None
+
+
 def ask(path: str, part: str = "all", timeout: float = CLIENT_TIMEOUT_SECONDS) -> dict:
-    """One request to a running daemon; raises DaemonNotRunning or StatusSocketError."""
+    """One request to a running daemon, its answer as JSON; raises DaemonNotRunning or
+    StatusSocketError. Prefer ask_state / ask_source, which give typed values."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

@@ -48,19 +48,18 @@ class SnatRecorder(nagiosplugin.Resource):
                                   context="running")
         if not status.running:
             return  # the counters of a dead recorder say nothing about now
-        sinks = status.recorder.get("sinks") or {}
-        yield nagiosplugin.Metric("lost_events", status.lost_events, "c", min=0,
+        recorder = status.recorder
+        yield nagiosplugin.Metric("lost_events", recorder.lost_events, "c", min=0,
                                   context="lost_events")
-        yield nagiosplugin.Metric("records_dropped", status.count("store_dropped"), "c", min=0,
+        yield nagiosplugin.Metric("records_dropped", recorder.store_dropped, "c", min=0,
                                   context="records_dropped")
-        yield nagiosplugin.Metric("failing_sinks", sum(not s.get("ok") for s in sinks.values()),
-                                  min=0, max=len(sinks), context="failing_sinks")
-        yield nagiosplugin.Metric("events_per_second",
-                                  float(status.recorder.get("events_per_second") or 0.0),
+        yield nagiosplugin.Metric("failing_sinks", len(recorder.failing_sinks),
+                                  min=0, max=len(recorder.sinks), context="failing_sinks")
+        yield nagiosplugin.Metric("events_per_second", recorder.events_per_second,
                                   min=0, context="events_per_second")
-        yield nagiosplugin.Metric("overflows", status.count("overflows"), "c", min=0,
+        yield nagiosplugin.Metric("overflows", recorder.overflows, "c", min=0,
                                   context="overflows")
-        yield nagiosplugin.Metric("ends_lost", status.count("end_unknown"), "c", min=0,
+        yield nagiosplugin.Metric("ends_lost", recorder.end_unknown, "c", min=0,
                                   context="ends_lost")
         if status.store is not None:
             yield nagiosplugin.Metric("records", status.store.records, min=0, context="records")
@@ -106,9 +105,9 @@ class FailingSinksContext(nagiosplugin.ScalarContext):
     def evaluate(self, metric, resource):
         if not metric.value:
             return self.result_cls(nagiosplugin.Ok, None, metric)
-        sinks = resource.status.recorder.get("sinks") or {}
-        failing = "; ".join(f"{name}: {sink.get('error')}" for name, sink in sorted(sinks.items())
-                            if not sink.get("ok"))
+        sinks = resource.status.recorder.sinks
+        failing = "; ".join(f"{name}: {sinks[name].error}"
+                            for name in resource.status.recorder.failing_sinks)
         return self.result_cls(nagiosplugin.Warn, f"sink failing: {failing}", metric)
 
 
@@ -117,11 +116,11 @@ class SnatSummary(nagiosplugin.Summary):
 
     def ok(self, results):
         status = results["running"].resource.status
+        recorder = status.recorder
         stored = f", {status.store.records} records stored" if status.store else ""
-        return (f"recorder running (pid {status.recorder.get('pid')}, node "
-                f"{status.recorder.get('node')}): "
-                f"{status.recorder.get('events_per_second', 0)} events/s, "
-                f"{status.lost_events} events lost{stored}")
+        return (f"recorder running (pid {recorder.pid}, node {recorder.node}): "
+                f"{recorder.events_per_second} events/s, "
+                f"{recorder.lost_events} events lost{stored}")
 
     def problem(self, results):
         worst_first = sorted((r for r in results if r.state != nagiosplugin.Ok),

@@ -12,8 +12,11 @@ import click
 from lvsmon import config as config_module
 from lvsmon.config import DEFAULT_STATUS_SOCKET
 from lvsmon.errors import LvsmonError
-from lvsmon.status_socket import ask
-from lvsmon.vrrp.view import Anomaly, ObserverSnapshot, RouterSeen, SegmentEvent, SegmentView
+from lvsmon.model import IpvsTable
+from lvsmon.model.codec import to_json
+from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
+from lvsmon.status_socket import ask_source, ask_state
 
 SOCKET_OPTION = click.option(
     "--socket",
@@ -96,91 +99,90 @@ def status(socket_path, timeout, as_json):
     instance (state, priority, master) and the IPVS service count, or why
     the IPVS table is unavailable. Exits 3 when no daemon answers.
     """
-    reply = ask(socket_path, "all", timeout)
+    state = ask_state(socket_path, timeout)
     if as_json:
-        reply.pop("ok", None)
-        click.echo(json.dumps(reply, indent=2))
+        click.echo(json.dumps(to_json(state), indent=2))
         return
-    click.echo(render_summary(reply), nl=False)
+    click.echo(render_summary(state, time.time()), nl=False)
 
 
 # -- rendering ----------------------------------------------------------------
 
 
-def render_summary(reply: dict) -> str:
-    daemon = reply["daemon"]
-    uptime = _duration(daemon["uptime_seconds"])
+def render_summary(state: DaemonState, now: float) -> str:
+    daemon = state.daemon
+    uptime = _duration(now - daemon.started_at)
     lines = [
-        f"lvsmon {daemon['version']} (pid {daemon['pid']}), up {uptime}"
-        + (f", config {daemon['config']}" if daemon.get("config") else "")
+        f"lvsmon {daemon.version} (pid {daemon.pid}), up {uptime}"
+        + (f", config {daemon.config_path}" if daemon.config_path else "")
     ]
-    lines += _vrrp_lines(reply["vrrp"])
-    lines += _participant_lines(reply["participant"])
-    lines += _ipvs_lines(reply["ipvs"])
+    lines += _vrrp_lines(state.vrrp)
+    lines += _participant_lines(state.participant)
+    lines += _ipvs_lines(state.ipvs)
     return "\n".join(lines) + "\n"
 
 
-def _unavailable(name: str, source: dict) -> list[str] | None:
-    if not source["enabled"]:
+def _unavailable(name: str, source: SourceState) -> list[str] | None:
+    if not source.enabled:
         return [f"{name}: off"]
-    if source["error"]:
-        since = f" since {_clock(source['error_since'])}" if source.get("error_since") else ""
-        return [f"{name}: unavailable{since}: {source['error']}"]
-    if not source["available"]:
+    if source.error:
+        since = f" since {_clock(source.error_since)}" if source.error_since else ""
+        return [f"{name}: unavailable{since}: {source.error}"]
+    if not source.available:
         return [f"{name}: starting"]
     return None
 
 
-def _vrrp_lines(source: dict) -> list[str]:
+def _vrrp_lines(source: SourceState[ObserverSnapshot]) -> list[str]:
     off = _unavailable("VRRP observer", source)
     if off:
         return off
-    segments = source["segments"]
+    segments = source.snapshot.segments
     lines = [
         f"VRRP observer: {len(segments)} segment{'' if len(segments) == 1 else 's'} heard "
-        f"on {', '.join(source['interfaces'])}"
+        f"on {', '.join(source.snapshot.interfaces)}"
     ]
     for view in segments:
-        routers = ", ".join(f"{r['address']} p{r['priority']}" for r in view["routers"])
+        routers = ", ".join(f"{r.address} p{r.priority}" for r in view.routers)
         lines.append(
-            f"  {view['interface']} {view['family']} VRID {view['vrid']}: master "
-            f"{view['master'] or 'none'}; routers {routers or '-'}; "
-            f"anomalies {', '.join(view['anomalies']) or 'none'}"
+            f"  {view.interface} {view.family} VRID {view.vrid}: master "
+            f"{view.master or 'none'}; routers {routers or '-'}; "
+            f"anomalies {', '.join(view.anomaly_names) or 'none'}"
         )
     return lines
 
 
-def _participant_lines(source: dict) -> list[str]:
+def _participant_lines(source: SourceState[ParticipantSnapshot]) -> list[str]:
     off = _unavailable("VRRP participant", source)
     if off:
         return off
     lines = ["VRRP participant:"]
-    for instance in source["instances"]:
-        since = f" since {_clock(instance['since'])}" if instance.get("since") else ""
+    for instance in source.snapshot.instances:
+        since = f" since {_clock(instance.since)}" if instance.since else ""
         lines.append(
-            f"  {instance['name']} ({instance['interface']} VRID {instance['vrid']}): "
-            f"{instance['state']}{since}, priority {instance['priority']}"
-            f" (base {instance['base_priority']}), master {instance['master'] or 'none'}"
+            f"  {instance.name} ({instance.interface} VRID {instance.vrid}): "
+            f"{instance.state}{since}, priority {instance.priority}"
+            f" (base {instance.base_priority}), master {instance.master or 'none'}"
         )
     return lines
 
 
-def _ipvs_lines(source: dict) -> list[str]:
+def _ipvs_lines(source: SourceState[IpvsTable]) -> list[str]:
     off = _unavailable("IPVS", source)
     if off:
         return off
-    table = source["table"]
-    count = len(table["services"])
-    servers = sum(len(service["real_servers"]) for service in table["services"])
+    table = source.snapshot
+    count = len(table.services)
+    servers = sum(len(service.real_servers) for service in table.services)
     return [
         f"IPVS: {count} service{'' if count == 1 else 's'}, {servers} real "
-        f"server{'' if servers == 1 else 's'} (read via {table['source']} at "
-        f"{_clock(table['read_at_seconds'])})"
+        f"server{'' if servers == 1 else 's'} (read via {table.source} at "
+        f"{_clock(table.read_at_seconds)})"
     ]
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
+    seconds = int(max(seconds, 0))
     days, seconds = divmod(seconds, 86400)
     hours, seconds = divmod(seconds, 3600)
     minutes, seconds = divmod(seconds, 60)
@@ -195,60 +197,13 @@ def _clock(seconds: float | None) -> str:
     return "-" if seconds is None else time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
-# -- the observer's snapshot back from JSON (for `lvsmon vrrp status --daemon`) --
-
-
 def observer_snapshot_from_daemon(socket_path: str, timeout: float) -> ObserverSnapshot:
-    source = ask(socket_path, "vrrp", timeout)["vrrp"]
-    if not source["enabled"]:
+    """The daemon's observer snapshot (for `lvsmon vrrp status --daemon`)."""
+    source = ask_source(socket_path, "vrrp", timeout)
+    if not source.enabled:
         raise LvsmonError("the daemon's VRRP observer is off", hint="set [observer] enabled = true")
-    if source["error"] or not source["available"]:
+    if not source.available:
         raise LvsmonError(
-            f"the daemon's VRRP observer is unavailable: {source['error'] or 'starting'}"
+            f"the daemon's VRRP observer is unavailable: {source.error or 'starting'}"
         )
-    return observer_snapshot_from_dict(source)
-
-
-def observer_snapshot_from_dict(source: dict) -> ObserverSnapshot:
-    return ObserverSnapshot(
-        taken_at=source["taken_at"],
-        interfaces=tuple(source["interfaces"]),
-        segments=tuple(_segment(view) for view in source["segments"]),
-        decode_stats=source.get("decode_stats", {}),
-        warnings=tuple(source.get("warnings", ())),
-    )
-
-
-def _segment(view: dict) -> SegmentView:
-    return SegmentView(
-        interface=view["interface"],
-        family=view["family"],
-        vrid=view["vrid"],
-        master=view["master"],
-        master_since=view["master_since"],
-        master_changes=view["master_changes"],
-        routers=tuple(_router(router) for router in view["routers"]),
-        anomalies=tuple(
-            Anomaly(a["name"], a["start"], a["end"], tuple(a["routers"]), a["detail"])
-            for a in view["anomaly_history"]
-        ),
-        events=tuple(SegmentEvent(e["at"], e["kind"], e["detail"]) for e in view["events"]),
-        taken_at=view["taken_at"],
-    )
-
-
-def _router(router: dict) -> RouterSeen:
-    return RouterSeen(
-        address=router["address"],
-        version=router["version"],
-        priority=router["priority"],
-        advert_interval_centiseconds=round(router["advert_interval"] * 100),
-        auth_type=router["auth_type"],
-        vips=tuple(router["vips"]),
-        checksum_form=router["checksum_form"],
-        ttl=router["ttl"],
-        adverts=router["adverts"],
-        first_seen=router["first_seen"],
-        last_seen=router["last_seen"],
-        advertising=router["advertising"],
-    )
+    return source.snapshot

@@ -5,7 +5,8 @@ import json
 import click
 
 from lvsmon import ipvs as ipvs_source
-from lvsmon.model import Counters, IpvsTable, RealServer, VirtualService, join_host_port
+from lvsmon.model import Counters, IpvsTable, VirtualService, join_host_port
+from lvsmon.model.codec import to_json
 
 
 @click.command()
@@ -43,45 +44,11 @@ def ipvs(show, exact, as_json, source, procfs_root):
     """
     table = ipvs_source.read_table(source=source, procfs_root=procfs_root)
     if as_json:
-        click.echo(json.dumps([service_json(svc) for svc in table.services], indent=2))
+        click.echo(json.dumps(to_json(table.services), indent=2))
         return
     for warning in table.warnings:
         click.echo(f"lvsmon: warning: {warning}", err=True)
     click.echo(render_table(table, show, exact), nl=False)
-
-
-def service_json(svc: VirtualService) -> dict:
-    return {
-        "protocol": svc.protocol,
-        "family": svc.key.family,
-        "address": svc.address,
-        "port": svc.port,
-        "fwmark": svc.fwmark,
-        "scheduler": svc.scheduler,
-        "flags": list(svc.flags),
-        "persistence_timeout": svc.persistence_timeout_seconds,
-        "persistence_prefix_length": svc.persistence_prefix_length,
-        "persistence_engine": svc.persistence_engine,
-        "stats": svc.stats.as_dict(),
-        "rates": svc.rates.as_dict(),
-        "real_servers": [real_server_json(rs) for rs in svc.real_servers],
-    }
-
-
-def real_server_json(rs: RealServer) -> dict:
-    return {
-        "address": rs.address,
-        "port": rs.port,
-        "forward": rs.forward,
-        "weight": rs.weight,
-        "upper_threshold": rs.upper_threshold,
-        "lower_threshold": rs.lower_threshold,
-        "active_connections": rs.active_connections,
-        "inactive_connections": rs.inactive_connections,
-        "persistent_connections": rs.persistent_connections,
-        "stats": rs.stats.as_dict(),
-        "rates": rs.rates.as_dict(),
-    }
 
 
 # --- human table -----------------------------------------------------------
@@ -157,7 +124,7 @@ def _counter_header(*names: str) -> list[str]:
 
 
 def _counter_row(label: str, counters: Counters, exact: bool) -> str:
-    cells = "".join(f" {_number(v, exact):>8}" for v in counters.as_dict().values())
+    cells = "".join(f" {_number(v, exact):>8}" for v in counters.values())
     if len(label) >= _ADDR_WIDTH:
         return f"{label}\n{'':<{_ADDR_WIDTH}}{cells}"
     return f"{label:<{_ADDR_WIDTH}}{cells}"

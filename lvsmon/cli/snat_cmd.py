@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
 import click
 
-from lvsmon.errors import SnatError
+from lvsmon.cli.plugins import PluginGroup
+from lvsmon.model.codec import to_json
+from lvsmon.model.snat import SnatStatus, iso_utc
 from lvsmon.snat import query
-from lvsmon.snat.config import DEFAULT_STATUS_FILE, DEFAULT_STORE, load_config
-from lvsmon.snat.record import iso_utc, to_json_dict
+from lvsmon.snat.config import (
+    DEFAULT_STATUS_FILE,
+    DEFAULT_STORE,
+    load_config,
+    store_path_for,
+)
+from lvsmon.snat.record import to_json_dict
 from lvsmon.snat.status import read_status
 from lvsmon.snat.store_sqlite import SqliteStore
 
 
-@click.group()
+@click.group(cls=PluginGroup)
 def snat():
     """Source-NAT connection history: who was behind a translated address and port.
 
@@ -32,14 +38,6 @@ _STORE = click.option("--store", type=click.Path(dir_okay=False),
                       help=f"SQLite store [default: the config's, else $LVSMON_SNAT_STORE, "
                            f"else {DEFAULT_STORE}].")
 _JSON = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-
-
-def _store_path(config_path: str | None, store: str | None) -> str:
-    if store:
-        return store
-    if config_path:
-        return load_config(config_path).store or DEFAULT_STORE
-    return os.environ.get("LVSMON_SNAT_STORE", DEFAULT_STORE)
 
 
 @snat.command()
@@ -127,7 +125,7 @@ def who(translated, at, dest, slack, config_path, store, as_json):
     address, port = query.parse_endpoint(translated, port_required=True)
     at_ns = query.parse_time(at)
     destination = query.parse_endpoint(dest) if dest else None
-    db = SqliteStore(_store_path(config_path, store), readonly=True)
+    db = SqliteStore(store_path_for(config_path, store), readonly=True)
     try:
         records = db.who(address, port, at_ns, int(slack * 1e9), destination)
     finally:
@@ -156,7 +154,7 @@ def log_(inside, since, until, limit, config_path, store, as_json):
     inside_address = query.parse_endpoint(inside)[0] if inside else None
     since_ns = query.parse_time(since) if since else None
     until_ns = query.parse_time(until) if until else None
-    db = SqliteStore(_store_path(config_path, store), readonly=True)
+    db = SqliteStore(store_path_for(config_path, store), readonly=True)
     try:
         records = db.log(inside_address, since_ns, until_ns, limit)
     finally:
@@ -176,79 +174,42 @@ def status(status_file, config_path, store, as_json):
     Exits 0 when it runs, 1 when not (a stale or missing status file).
     """
     config = load_config(config_path)
-    info = read_status(status_file or config.status_file, store,
-                       default_store=_store_path(config_path, None)).as_dict()
+    reading = read_status(status_file or config.status_file, store,
+                          default_store=store_path_for(config_path, None))
     if as_json:
-        click.echo(json.dumps(info, sort_keys=True))
+        click.echo(json.dumps(to_json(reading), sort_keys=True))
     else:
-        _print_status(info)
-    if not info["running"]:
+        click.echo(render_status(reading), nl=False)
+    if not reading.running:
         raise click.exceptions.Exit(1)
 
 
-@snat.command()
-@click.option("--listen", default="127.0.0.1:9567", show_default=True, metavar="IP:PORT",
-              help="Address and port to serve /metrics on ([::1]:9567 for IPv6).")
-@click.option("--status-file", type=click.Path(dir_okay=False),
-              help=f"Status written by `lvsmon snat run` [default: {DEFAULT_STATUS_FILE}].")
-@_CONFIG
-@_STORE
-def exporter(listen, status_file, config_path, store):
-    """Serve Prometheus metrics of the SNAT recorder until stopped.
-
-    Each scrape reads the recorder's status file and store: lvsmon_snat_up,
-    events received, lost (and overflows, re-dumps), records stored, the
-    oldest record. A process of its own: a slow scrape never slows recording.
-
-    \b
-    Example:
-      lvsmon snat exporter --listen 127.0.0.1:9567
-    """
-    import signal
-    import threading
-
-    from lvsmon_exporter.snat import serve
-
-    address, port = query.parse_endpoint(listen, port_required=True)
-    config = load_config(config_path)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: stop.set())
-    try:
-        server, thread = serve(address, port, status_file or config.status_file, store,
-                               default_store=_store_path(config_path, None))
-    except OSError as exc:
-        raise SnatError(f"cannot listen on {listen}: {exc.strerror}") from exc
-    click.echo(f"lvsmon snat exporter: serving http://{listen}/metrics", err=True)
-    stop.wait()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
-def _print_status(info: dict) -> None:
-    state = "running" if info["running"] else "NOT running"
-    click.echo(f"lvsmon snat: {state}" + (f" (pid {info['pid']}, node {info['node']})"
-                                           if "pid" in info else ""))
-    if "problem" in info:
-        click.echo(f"  {info['problem']}")
-    if not info["running"] and "updated_ns" in info:
-        how = "stopped cleanly" if info.get("stopped") else "last seen alive"
-        click.echo(f"  {how} at {iso_utc(info['updated_ns'])}")
-    if "events_per_second" in info:
-        click.echo(f"  events per second: {info['events_per_second']}")
-        click.echo(f"  lost events: {info['lost_events']} (in {info['overflows']} socket "
-                   f"overflow(s)), connections whose end was lost: {info['end_unknown']}, "
-                   f"records dropped: {info['store_dropped']}")
-        for name, sink in info["sinks"].items():
-            health = "ok" if sink["ok"] else f"FAILING: {sink['error']}"
-            click.echo(f"  sink {name}: {health}, {sink['written_records']} written, "
-                       f"{sink['pending_records']} pending")
-    if "records_stored" in info:
-        click.echo(f"  records stored: {info['records_stored']} ({info['open_records']} open), "
-                   f"oldest: {info['oldest_record'] or 'none'}")
-        if info["lost_in_store"]:
-            losses = ", ".join(f"{k} {v}" for k, v in sorted(info["lost_in_store"].items()))
-            click.echo(f"  losses recorded in the store: {losses}")
-    if "store_problem" in info:
-        click.echo(f"  store: {info['store_problem']}")
+def render_status(reading: SnatStatus) -> str:
+    recorder = reading.recorder
+    state = "running" if reading.running else "NOT running"
+    lines = [f"lvsmon snat: {state}"
+             + (f" (pid {recorder.pid}, node {recorder.node})" if recorder else "")]
+    if reading.problem:
+        lines.append(f"  {reading.problem}")
+    if not reading.running and recorder is not None:
+        how = "stopped cleanly" if recorder.stopped else "last seen alive"
+        lines.append(f"  {how} at {iso_utc(recorder.updated_ns)}")
+    if recorder is not None:
+        lines.append(f"  events per second: {recorder.events_per_second}")
+        lines.append(f"  lost events: {recorder.lost_events} (in {recorder.overflows} socket "
+                     f"overflow(s)), connections whose end was lost: {recorder.end_unknown}, "
+                     f"records dropped: {recorder.store_dropped}")
+        for name, sink in recorder.sinks.items():
+            health = "ok" if sink.ok else f"FAILING: {sink.error}"
+            lines.append(f"  sink {name}: {health}, {sink.written_records} written, "
+                         f"{sink.pending_records} pending")
+    store = reading.store
+    if store is not None:
+        lines.append(f"  records stored: {store.records} ({store.open_records} open), "
+                     f"oldest: {iso_utc(store.oldest_start_ns) or 'none'}")
+        if store.lost_by_kind:
+            losses = ", ".join(f"{k} {v}" for k, v in sorted(store.lost_by_kind.items()))
+            lines.append(f"  losses recorded in the store: {losses}")
+    if reading.store_problem:
+        lines.append(f"  store: {reading.store_problem}")
+    return "\n".join(lines) + "\n"

@@ -10,9 +10,10 @@ import time
 import click
 
 from lvsmon.config import DEFAULT_STATUS_SOCKET
+from lvsmon.model.codec import to_json
+from lvsmon.model.vrrp import ObserverSnapshot, SegmentView
 from lvsmon.vrrp.observer import Observer, observe_for
 from lvsmon.vrrp.segment import Settings
-from lvsmon.vrrp.view import ObserverSnapshot, SegmentView
 
 WIDTH = 80
 CLEAR = "\x1b[H\x1b[2J"
@@ -117,7 +118,7 @@ def status(interfaces, duration, as_json, from_daemon, socket_path, flap_thresho
     for warning in snapshot.warnings:
         click.echo(f"lvsmon: warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps([view.as_dict() for view in snapshot.segments], indent=2))
+        click.echo(json.dumps(to_json(snapshot.segments), indent=2))
         return
     click.echo(render_status(snapshot), nl=False)
 
@@ -184,7 +185,7 @@ def _render_segment(view: SegmentView, now: float) -> str:
             f" last {now - router.last_seen:.1f} s ago"
         )
         lines.append(f"      VIPs: {', '.join(router.vips) or '-'}")
-    for anomaly in view.anomalies:
+    for anomaly in view.anomaly_history:
         span = f"since {_clock(anomaly.start)}"
         if not anomaly.active:
             span = f"{_clock(anomaly.start)} to {_clock(anomaly.end)}"

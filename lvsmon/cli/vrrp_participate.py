@@ -13,6 +13,7 @@ import click
 
 from lvsmon import config as config_module
 from lvsmon.errors import UsageError
+from lvsmon.model.codec import to_json
 from lvsmon.vrrp.participant import Participant
 
 STATE_SECONDS = 1.0
@@ -98,11 +99,6 @@ async def _participate(instances, state_file: str | None) -> None:
 
 
 def _write_state(participant: Participant, path: str) -> None:
-    snapshot = participant.snapshot()
-    document = {
-        "taken_at": snapshot.taken_at,
-        "instances": [instance.as_dict() for instance in snapshot.instances],
-    }
     with open(path + ".tmp", "w") as handle:
-        json.dump(document, handle)
+        json.dump(to_json(participant.snapshot()), handle)
     os.replace(path + ".tmp", path)

@@ -25,8 +25,8 @@ class Counters:
 
     FIELDS = ("connections", "packets_in", "packets_out", "bytes_in", "bytes_out")
 
-    def as_dict(self) -> dict[str, int | None]:
-        return {name: getattr(self, name) for name in self.FIELDS}
+    def values(self) -> tuple[int | None, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
 
 
 UNKNOWN_COUNTERS = Counters()
@@ -45,6 +45,8 @@ class RealServer:
     persistent_connections: int | None = None
     stats: Counters = UNKNOWN_COUNTERS
     rates: Counters = UNKNOWN_COUNTERS
+
+    _json_extras = {"endpoint": "endpoint"}
 
     @property
     def family(self) -> str:
@@ -84,6 +86,15 @@ class VirtualService:
     real_servers: tuple[RealServer, ...] = ()
     stats: Counters = UNKNOWN_COUNTERS
     rates: Counters = UNKNOWN_COUNTERS
+
+    # JSON: the key's fields in the service's own object, and its spelling as "service".
+    _json_inline = ("key",)
+    _json_extras = {"service": "name"}
+
+    @property
+    def name(self) -> str:
+        """How lvsmon drain and the exporter's labels write it: tcp:10.0.0.1:80, fwm:7."""
+        return str(self.key)
 
     @property
     def protocol(self) -> str:

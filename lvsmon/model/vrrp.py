@@ -1,8 +1,16 @@
-"""VRRP as heard on the wire: one decoded advertisement."""
+"""VRRP as lvsmon sees it: adverts heard, the observer's segment views, the participant.
+
+Words follow RFC 3768 (VRRPv2), RFC 5798 (VRRPv3) and keepalived. One ``SegmentView``
+per (interface, family, VRID); times are seconds on the clock the observer was fed with
+(``time.time()`` in the daemon and CLI). Snapshots are deeply immutable: tuples and
+FrozenDicts, never lists or dicts.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from lvsmon.model.frozen import EMPTY, FrozenDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +68,216 @@ class Advert:
         if not self.checksum_ok:
             found.append("bad_checksum")
         return tuple(found)
+
+# Anomaly names, as reported in views, JSON and logs.
+SPLIT_BRAIN = "split_brain"  # two or more routers advertising for longer than Master_Down_Interval
+NO_MASTER = "no_master"  # silence after a master was seen, longer than any backup needs
+GRACEFUL_RELEASE = "graceful_release"  # a master sent priority 0; ends when a master advertises
+VRID_COLLISION = "vrid_collision"  # routers with disjoint VIP sets: two groups share one VRID
+INTERVAL_MISMATCH = "interval_mismatch"
+AUTH_MISMATCH = "auth_mismatch"  # VRRPv2 auth type or password differ
+VIP_MISMATCH = "vip_mismatch"  # overlapping but different VIP sets
+VERSION_MISMATCH = "version_mismatch"
+DUPLICATE_OWNER = "duplicate_owner"  # two routers claim priority 255 (address owner)
+FLAPPING = "flapping"  # more master changes in the window than the threshold
+BAD_TTL = "bad_ttl"  # TTL / hop limit not 255
+BAD_CHECKSUM = "bad_checksum"  # checksum matches none of the known forms
+
+ANOMALY_NAMES = (
+    SPLIT_BRAIN,
+    NO_MASTER,
+    GRACEFUL_RELEASE,
+    VRID_COLLISION,
+    INTERVAL_MISMATCH,
+    AUTH_MISMATCH,
+    VIP_MISMATCH,
+    VERSION_MISMATCH,
+    DUPLICATE_OWNER,
+    FLAPPING,
+    BAD_TTL,
+    BAD_CHECKSUM,
+)
+
+
+def master_down_interval(advert_interval_seconds: float, priority: int) -> float:
+    """RFC 5798 section 6.1: 3 x Master_Adver_Interval + Skew_Time."""
+    return 3 * advert_interval_seconds + skew_time(advert_interval_seconds, priority)
+
+
+def skew_time(advert_interval_seconds: float, priority: int) -> float:
+    """RFC 5798 section 6.1: ((256 - priority) x Master_Adver_Interval) / 256."""
+    return (256 - priority) * advert_interval_seconds / 256
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSeen:
+    """One router heard on a segment, as its latest advert describes it."""
+
+    address: str
+    version: int
+    priority: int
+    advert_interval_centiseconds: int
+    auth_type: str | None  # v2 only
+    vips: tuple[str, ...]
+    checksum_form: str | None  # None: the last advert matched no checksum form
+    ttl: int
+    adverts: int
+    first_seen: float
+    last_seen: float
+    advertising: bool  # sent a non-zero priority within its Master_Down_Interval
+
+    _json_extras = {"advert_interval": "advert_interval_seconds"}
+
+    @property
+    def advert_interval_seconds(self) -> float:
+        return self.advert_interval_centiseconds / 100
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """A detection with its time span; ``end`` is None while it lasts."""
+
+    name: str  # one of ANOMALY_NAMES
+    start: float
+    end: float | None
+    routers: tuple[str, ...]  # the routers involved (may be empty, e.g. no_master)
+    detail: str
+
+    @property
+    def active(self) -> bool:
+        return self.end is None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentEvent:
+    """One line of a segment's log: a router appeared, the master changed, an anomaly began."""
+
+    at: float
+    kind: str  # "router_heard", "master", "release", "anomaly_start", "anomaly_end"
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentView:
+    """Everything known about one VRID on one interface and address family."""
+
+    interface: str
+    family: str  # "inet" / "inet6"
+    vrid: int
+    master: str | None  # the advertising router (highest priority if several)
+    master_since: float | None
+    master_changes: int
+    routers: tuple[RouterSeen, ...]
+    anomaly_history: tuple[Anomaly, ...]  # active ones and those that ended, oldest first
+    events: tuple[SegmentEvent, ...]  # the most recent ones, oldest first
+    taken_at: float
+
+    _json_extras = {"anomalies": "anomaly_names"}
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.interface, self.family, self.vrid)
+
+    @property
+    def active_anomalies(self) -> tuple[Anomaly, ...]:
+        return tuple(anomaly for anomaly in self.anomaly_history if anomaly.active)
+
+    @property
+    def anomaly_names(self) -> tuple[str, ...]:
+        """Names of the anomalies active now, each once, in ANOMALY_NAMES order."""
+        active = {anomaly.name for anomaly in self.anomaly_history if anomaly.active}
+        return tuple(name for name in ANOMALY_NAMES if name in active)
+
+    @property
+    def masters(self) -> tuple[RouterSeen, ...]:
+        """The routers advertising now: one is healthy, none no master, more split brain."""
+        return tuple(router for router in self.routers if router.advertising)
+
+    def router(self, address: str) -> RouterSeen | None:
+        for router in self.routers:
+            if router.address == address:
+                return router
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeCounts:
+    """What one interface's sockets decoded and rejected since the observer started."""
+
+    decoded: int = 0
+    rejected: FrozenDict[str, int] = EMPTY  # reason -> packets; every known reason listed
+    anomalies: FrozenDict[str, int] = EMPTY  # bad_ttl / bad_checksum -> adverts
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ObserverSnapshot:
+    """All segments an observer knows, plus what its sockets rejected, per interface."""
+
+    taken_at: float
+    interfaces: tuple[str, ...]
+    segments: tuple[SegmentView, ...]
+    decode_counts: FrozenDict[str, DecodeCounts] = EMPTY  # interface -> counts
+    warnings: tuple[str, ...] = ()
+
+    def segment(self, interface: str, family: str, vrid: int) -> SegmentView | None:
+        for view in self.segments:
+            if view.key == (interface, family, vrid):
+                return view
+        return None
+
+
+# -- the participant (lvsmon.vrrp.participant) -------------------------------------------
+
+# RFC 5798 state names, as the participant's state machine spells them.
+INITIALIZE, BACKUP, MASTER, FAULT = "INITIALIZE", "BACKUP", "MASTER", "FAULT"
+STATES = (INITIALIZE, BACKUP, MASTER, FAULT)
+
+
+@dataclass(frozen=True, slots=True)
+class StateEvent:
+    time: float  # wall clock
+    old: str
+    new: str
+    reason: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrackStatus:
+    name: str
+    ok: bool | None  # None: no result yet
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceSnapshot:
+    name: str
+    interface: str
+    family: str
+    vrid: int
+    version: int
+    state: str  # one of STATES
+    priority: int  # effective
+    base_priority: int  # configured
+    source: str | None  # our advert source address
+    master: str | None  # the master as last heard (our source when we are master)
+    since: float | None  # wall time of the last state change
+    events: tuple[StateEvent, ...]
+    tracks: tuple[TrackStatus, ...]
+    dropped: FrozenDict[str, int] = EMPTY  # adverts not accepted: reason -> count
+    vips: tuple[str, ...] = ()  # with prefix length, as configured
+    advert_interval_centiseconds: int = 100
+    preempt: bool = True
+    transitions: int = 0  # state changes since start (events keeps only the latest)
+    adverts_sent: int = 0
+    adverts_received: int = 0  # accepted for this instance
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantSnapshot:
+    taken_at: float
+    instances: tuple[InstanceSnapshot, ...]

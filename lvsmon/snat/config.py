@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -83,3 +84,13 @@ def _checked(where: str, key: str, value):
     if value < _MINIMUM.get(key, value):
         raise ConfigError(f"{where}: {key} = {value} is below {_MINIMUM[key]}")
     return kind(value)
+
+
+def store_path_for(config_path: str | None, store: str | None) -> str:
+    """The store a reader opens: --store, else the config's, else $LVSMON_SNAT_STORE, else the
+    default. (The recorder's status file names the store it writes, which readers prefer.)"""
+    if store:
+        return store
+    if config_path:
+        return load_config(config_path).store or DEFAULT_STORE
+    return os.environ.get("LVSMON_SNAT_STORE", DEFAULT_STORE)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from lvsmon.errors import UsageError
 from lvsmon.model import SnatConnection, join_host_port
-from lvsmon.snat.record import iso_utc
+from lvsmon.model.snat import iso_utc
 
 _UNIT_SECONDS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,

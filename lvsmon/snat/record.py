@@ -1,12 +1,12 @@
-"""From a conntrack message to an SNAT record (lvsmon.model.SnatConnection), and back to JSON."""
+"""From a conntrack message to an SNAT record (lvsmon.model.SnatConnection), and to JSON."""
 
 from __future__ import annotations
 
 import socket
-from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 
 from lvsmon.model import SnatConnection
+from lvsmon.model.codec import to_json
 from lvsmon.snat.ctnetlink import PROTOCOL_NAMES, CtMessage
 
 
@@ -66,20 +66,8 @@ def merge_close(opened: SnatConnection, closed: SnatConnection) -> SnatConnectio
     return replace(closed, start_ns=opened.start_ns, start_exact=opened.start_exact)
 
 
-def iso_utc(ns: int | None) -> str | None:
-    """2026-11-24T10:03:12.123456Z (microseconds: what datetime holds)."""
-    if ns is None:
-        return None
-    moment = datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(
-        microsecond=(ns % 1_000_000_000) // 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def to_json_dict(record: SnatConnection, event: str | None = None) -> dict:
-    """A flat dict for JSON lines and --json output: ns integers plus ISO 8601 UTC strings."""
-    data = asdict(record)
-    data["start"] = iso_utc(record.start_ns)
-    data["end"] = iso_utc(record.end_ns)
-    if event is not None:
-        data = {"event": event, **data}
-    return data
+    """A flat dict for JSON lines and --json output (the model's one encoding), with the
+    JSON-lines event ("open", "close") first."""
+    data = to_json(record)
+    return data if event is None else {"event": event, **data}

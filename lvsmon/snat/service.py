@@ -19,6 +19,9 @@ from pathlib import Path
 
 from lvsmon.errors import SnatError
 from lvsmon.model import SnatConnection
+from lvsmon.model.codec import to_json
+from lvsmon.model.frozen import FrozenDict
+from lvsmon.model.snat import RecorderStatus, SinkStatus
 from lvsmon.snat import capture
 from lvsmon.snat.config import SnatConfig
 from lvsmon.snat.ctnetlink import CtMessage
@@ -171,35 +174,36 @@ class SnatService:
 
     # -- status --------------------------------------------------------------------
 
-    def status(self) -> dict:
+    def status(self) -> RecorderStatus:
         since, then, rate = self._rate
         now = time.monotonic()
         if now - since >= 1.0:
             rate = (self.counts["events"] - then) / (now - since)
             self._rate = (now, self.counts["events"], rate)
-        return {
-            "pid": os.getpid(),
-            "node": self.config.node,
-            "started_ns": self.started_ns,
-            "updated_ns": time.time_ns(),
-            "stopped": self.stopping,
-            "events_per_second": round(rate, 1),
-            "receive_buffer_bytes": self.events.receive_buffer_bytes if self.events else None,
-            "reliable_delivery": self.config.reliable_delivery,
-            "accounting": self.accounting,
-            "last_dump_ns": self.last_dump_ns,
-            "dumping": self.dumping,
-            "store": self.config.store,
+        return RecorderStatus(
+            pid=os.getpid(),
+            node=self.config.node,
+            started_ns=self.started_ns,
+            updated_ns=time.time_ns(),
+            stopped=self.stopping,
+            events_per_second=round(rate, 1),
+            receive_buffer_bytes=self.events.receive_buffer_bytes if self.events else None,
+            reliable_delivery=self.config.reliable_delivery,
+            accounting=FrozenDict(self.accounting),
+            last_dump_ns=self.last_dump_ns,
+            dumping=self.dumping,
+            store=self.config.store,
             **self.counts,
-            "lost_events": self.counts["events_dropped"],
-            "end_unknown": self.writer.ended_unseen,
-            "store_dropped": self.writer.dropped_records,
-            "decode_errors": self.events.decode_errors if self.events else 0,
-            "sinks": {slot.name: {"ok": slot.error is None, "error": slot.error,
-                                  "written_records": slot.written_records,
-                                  "pending_records": slot.pending_records()}
-                      for slot in self.writer.slots},
-        }
+            end_unknown=self.writer.ended_unseen,
+            store_dropped=self.writer.dropped_records,
+            decode_errors=self.events.decode_errors if self.events else 0,
+            sinks=FrozenDict({
+                slot.name: SinkStatus(ok=slot.error is None, error=slot.error,
+                                      written_records=slot.written_records,
+                                      pending_records=slot.pending_records())
+                for slot in self.writer.slots
+            }),
+        )  # fmt: skip
 
     def write_status(self) -> None:
         path = Path(self.config.status_file)
@@ -208,7 +212,7 @@ class SnatService:
             temporary = path.with_name(path.name + ".tmp")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
-                json.dump(self.status(), handle)
+                json.dump(to_json(self.status()), handle)
             os.replace(temporary, path)
         except OSError as exc:
             log.error("cannot write the status file %s: %s", path, exc)

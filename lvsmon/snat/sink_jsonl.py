@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 from lvsmon.errors import SnatError
 from lvsmon.model import SnatConnection
-from lvsmon.snat.record import iso_utc, to_json_dict
+from lvsmon.model.snat import iso_utc
+from lvsmon.snat.record import to_json_dict
 from lvsmon.snat.store_sqlite import Loss
 
 

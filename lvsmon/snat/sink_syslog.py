@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from lvsmon.errors import SnatError
 from lvsmon.model import SnatConnection
+from lvsmon.model.snat import iso_utc
 from lvsmon.snat.query import format_record
-from lvsmon.snat.record import iso_utc
 from lvsmon.snat.store_sqlite import Loss
 
 FACILITIES = {"kern": 0, "user": 1, "daemon": 3, "auth": 4, "authpriv": 10,

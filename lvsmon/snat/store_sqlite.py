@@ -17,6 +17,8 @@ from pathlib import Path
 
 from lvsmon.errors import SnatStoreUnavailable
 from lvsmon.model import SnatConnection
+from lvsmon.model.frozen import FrozenDict
+from lvsmon.model.snat import StoreSummary
 
 SCHEMA_VERSION = 1
 
@@ -99,15 +101,6 @@ class Loss:
     kind: str
     count: int
     detail: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoreSummary:
-    records: int
-    open_records: int
-    oldest_start_ns: int | None
-    newest_start_ns: int | None
-    lost_by_kind: dict
 
 
 class SqliteStore:
@@ -287,7 +280,7 @@ class SqliteStore:
             lost = dict(self.db.execute("SELECT kind, sum(count) FROM loss GROUP BY kind"))
         except sqlite3.Error as exc:
             raise SnatStoreUnavailable(f"reading the SNAT store {self.path} failed: {exc}") from exc
-        return StoreSummary(records, open_records, oldest, newest, lost)
+        return StoreSummary(records, open_records, oldest, newest, FrozenDict(lost))
 
 
 def now_ns() -> int:

@@ -19,10 +19,11 @@ from collections.abc import Callable
 
 from lvsmon.errors import VrrpError
 from lvsmon.model import Advert
+from lvsmon.model.frozen import FrozenDict
+from lvsmon.model.vrrp import ObserverSnapshot
 from lvsmon.vrrp import codec, sockets
 from lvsmon.vrrp.segment import Segment, Settings
 from lvsmon.vrrp.stats import DecodeStats
-from lvsmon.vrrp.view import ObserverSnapshot
 
 TICK_SECONDS = 0.1
 MAX_READS_PER_WAKEUP = 64  # leave the loop to others during a flood
@@ -192,7 +193,9 @@ class Observer:
             taken_at=now,
             interfaces=tuple(self.interfaces),
             segments=tuple(views),
-            decode_stats={ifname: stats.as_dict() for ifname, stats in self.stats.items()},
+            decode_counts=FrozenDict(
+                {ifname: stats.snapshot() for ifname, stats in self.stats.items()}
+            ),
             warnings=tuple(self.warnings),
         )
 

@@ -25,11 +25,12 @@ import logging
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 from lvsmon.config import InstanceConfig
 from lvsmon.errors import VrrpError
 from lvsmon.model import Advert
+from lvsmon.model.frozen import FrozenDict
+from lvsmon.model.vrrp import InstanceSnapshot, ParticipantSnapshot, StateEvent, TrackStatus
 from lvsmon.vrrp import codec, send, sockets
 from lvsmon.vrrp import state_machine as sm
 from lvsmon.vrrp.track import Tracker, notify
@@ -40,60 +41,6 @@ MAX_READS_PER_WAKEUP = 64
 REANNOUNCE_SECONDS = 1.0  # a second GARP / NA round: neighbours ignore a first one inside locktime
 EVENTS_KEPT = 100
 STOP_SECONDS = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class StateEvent:
-    time: float  # wall clock
-    old: str
-    new: str
-    reason: str
-    priority: int
-
-    def as_dict(self) -> dict:
-        return {
-            "time": self.time,
-            "old": self.old,
-            "new": self.new,
-            "reason": self.reason,
-            "priority": self.priority,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TrackStatus:
-    name: str
-    ok: bool | None  # None: no result yet
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceSnapshot:
-    name: str
-    interface: str
-    family: str
-    vrid: int
-    version: int
-    state: str
-    priority: int  # effective
-    base_priority: int  # configured
-    source: str | None  # our advert source address
-    master: str | None  # the master as last heard (our source when we are master)
-    since: float | None  # wall time of the last state change
-    events: tuple[StateEvent, ...]
-    tracks: tuple[TrackStatus, ...]
-    dropped: dict = field(default_factory=dict)  # reason -> count
-
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name, "interface": self.interface, "family": self.family,
-            "vrid": self.vrid, "version": self.version, "state": self.state,
-            "priority": self.priority, "base_priority": self.base_priority,
-            "source": self.source, "master": self.master, "since": self.since,
-            "events": [event.as_dict() for event in self.events],
-            "tracks": [{"name": t.name, "ok": t.ok, "detail": t.detail} for t in self.tracks],
-            "dropped": dict(self.dropped),
-        }  # fmt: skip
 
 
 class Instance:
@@ -109,6 +56,9 @@ class Instance:
         self.events: list[StateEvent] = []
         self.since: float | None = None
         self.dropped: Counter[str] = Counter()
+        self.transitions = 0
+        self.adverts_sent = 0
+        self.adverts_received = 0
         self.trackers = [Tracker(track, self._track_changed) for track in config.tracks]
         self._wake = asyncio.Event()
         self._address_jobs: asyncio.Queue = asyncio.Queue()
@@ -218,7 +168,13 @@ class Instance:
             since=self.since,
             events=tuple(self.events),
             tracks=tuple(TrackStatus(t.config.name, t.ok, t.detail) for t in self.trackers),
-            dropped=dict(self.dropped),
+            dropped=FrozenDict(self.dropped),
+            vips=self.config.vips,
+            advert_interval_centiseconds=round(self.config.advert_interval * 100),
+            preempt=self.config.preempt,
+            transitions=self.transitions,
+            adverts_sent=self.adverts_sent,
+            adverts_received=self.adverts_received,
         )
 
     # -- the machine's actions --
@@ -251,12 +207,14 @@ class Instance:
                 )
             try:
                 self.send_sock.send(message, destination)
+                self.adverts_sent += 1
             except VrrpError as err:
                 log.warning("instance %s: %s", self.config.name, err)
 
     def _state_changed(self, change: sm.StateChange) -> None:
         now = self.wall()
         self.since = now
+        self.transitions += 1
         self.events.append(StateEvent(now, change.old, change.new, change.reason, change.priority))
         del self.events[:-EVENTS_KEPT]
         log.info(
@@ -365,6 +323,7 @@ class Instance:
                 if reason != "own":
                     self.dropped[reason] += 1
                 continue
+            self.adverts_received += 1
             heard = sm.Heard(advert.source, advert.priority, advert.advert_interval_seconds)
             self._apply(self.machine.advert(self.clock(), heard))
 
@@ -418,9 +377,3 @@ class Participant:
 
     def snapshot(self) -> ParticipantSnapshot:
         return ParticipantSnapshot(self.wall(), tuple(i.snapshot() for i in self.instances))
-
-
-@dataclass(frozen=True, slots=True)
-class ParticipantSnapshot:
-    taken_at: float
-    instances: tuple[InstanceSnapshot, ...]

@@ -29,8 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lvsmon.model import Advert
-from lvsmon.vrrp import view
-from lvsmon.vrrp.view import Anomaly, RouterSeen, SegmentEvent, SegmentView, master_down_interval
+from lvsmon.model import vrrp as view
+from lvsmon.model.vrrp import Anomaly, RouterSeen, SegmentEvent, SegmentView, master_down_interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,7 @@ class Segment:
             master_since=self._master_since,
             master_changes=self._master_changes,
             routers=tuple(router.snapshot(now) for router in routers),
-            anomalies=tuple(anomalies),
+            anomaly_history=tuple(anomalies),
             # Anomalies are logged at their start, which may lie in the past.
             events=tuple(sorted(self._events, key=lambda event: event.at)),
             taken_at=now,

@@ -18,13 +18,17 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from lvsmon.vrrp.view import master_down_interval, skew_time
+# The state names belong to the shared vocabulary: snapshots carry them.
+from lvsmon.model.vrrp import (  # noqa: F401 - STATES is part of this module's interface
+    BACKUP,
+    FAULT,
+    INITIALIZE,
+    MASTER,
+    STATES,
+    master_down_interval,
+    skew_time,
+)
 
-INITIALIZE = "INITIALIZE"
-BACKUP = "BACKUP"
-MASTER = "MASTER"
-FAULT = "FAULT"
-STATES = (INITIALIZE, BACKUP, MASTER, FAULT)
 OWNER_PRIORITY = 255
 
 

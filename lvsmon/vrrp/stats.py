@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from lvsmon.model import Advert
+from lvsmon.model.frozen import FrozenDict
+from lvsmon.model.vrrp import DecodeCounts
 from lvsmon.vrrp import codec
 from lvsmon.vrrp.codec import VrrpDecodeError
 
@@ -53,12 +55,12 @@ class DecodeStats:
     def rejected_total(self) -> int:
         return sum(self.rejected_by_reason.values())
 
-    def as_dict(self) -> dict[str, object]:
-        """A snapshot for the daemon's state: every reason listed, zero or not."""
-        return {
-            "decoded": self.decoded,
-            "rejected": {
-                reason: self.rejected_by_reason[reason] for reason in codec.REJECT_REASONS
-            },
-            "anomalies": dict(self.anomalies),
-        }
+    def snapshot(self) -> DecodeCounts:
+        """Frozen counts for the daemon's state: every reason listed, zero or not."""
+        return DecodeCounts(
+            decoded=self.decoded,
+            rejected=FrozenDict(
+                {reason: self.rejected_by_reason[reason] for reason in codec.REJECT_REASONS}
+            ),
+            anomalies=FrozenDict(self.anomalies),
+        )

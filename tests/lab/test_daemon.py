@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from lvsmon.model.codec import from_json
+from lvsmon.model.daemon import DaemonState
+from lvsmon.model.vrrp import InstanceSnapshot
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
 from tests.lab.vrrp_participant import participant_toml
 
@@ -93,24 +96,24 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
     assert stat.S_IMODE(os.stat(sock).st_mode) == 0o660
     assert stat.S_IMODE(os.stat(os.path.dirname(sock)).st_mode) == 0o750
 
-    def status() -> dict:
+    def status() -> DaemonState:
         if not daemon.alive:
             raise AssertionError(daemon.describe())
-        return json.loads(cli("status", "--json", "--socket", sock).stdout)
+        return from_json(DaemonState, json.loads(cli("status", "--json", "--socket", sock).stdout))
 
-    def instance71(document) -> dict:
-        (only,) = document["participant"]["instances"]
+    def instance71(state: DaemonState) -> InstanceSnapshot:
+        (only,) = state.participant.snapshot.instances
         return only
 
     # Alone on VRID 71, the participant becomes master.
-    lab.wait_for(lambda: instance71(status())["state"] == "MASTER", 8, what="web71 master")
+    lab.wait_for(lambda: instance71(status()).state == "MASTER", 8, what="web71 master")
     lab.wait_for(lambda: d.has_address("10.32.0.171"), 3, what="VIP71 on d")
 
     ka_b = spawn_keepalived(lab, b, node_conf("node-b", 100, with_71=False))
     ka_a = spawn_keepalived(lab, a, node_conf("node-a", 150, with_71=True))
 
-    def masters(document) -> dict:
-        return {view["vrid"]: view["master"] for view in document["vrrp"]["segments"]}
+    def masters(state: DaemonState) -> dict:
+        return {view.vrid: view.master for view in state.vrrp.snapshot.segments}
 
     started = time.monotonic()
 
@@ -120,26 +123,27 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
 
     document = lab.wait_for(both_a, 15, what="a master of 51 and 71 in the daemon's state")
     figures["a master"] = time.monotonic() - started
-    views = {view["vrid"]: view for view in document["vrrp"]["segments"]}
-    priorities = {r["address"]: r["priority"] for r in views[51]["routers"]}
+    views = {view.vrid: view for view in document.vrrp.snapshot.segments}
+    priorities = {r.address: r.priority for r in views[51].routers}
     assert priorities.get(A4) == 150  # b shows up once it has been master (before a came)
-    assert views[51]["anomalies"] == []
-    assert document["vrrp"]["interfaces"] == ["eth0"]
+    assert views[51].anomaly_names == ()
+    assert document.vrrp.snapshot.interfaces == ("eth0",)
 
     # The participant was preempted: MASTER -> BACKUP is in the daemon's state events.
     web71 = lab.wait_for(
-        lambda: (i := instance71(status()))["state"] == "BACKUP" and i, 5, what="web71 backup"
+        lambda: (i := instance71(status())).state == "BACKUP" and i, 5, what="web71 backup"
     )
-    transitions = [(e["old"], e["new"]) for e in web71["events"]]
+    transitions = [(e.old, e.new) for e in web71.events]
     assert ("BACKUP", "MASTER") in transitions and transitions[-1] == ("MASTER", "BACKUP")
-    assert web71["master"] == A4 and web71["priority"] == 100
+    assert web71.master == A4 and web71.priority == 100
+    assert web71.transitions == len(web71.events) and web71.adverts_sent > 0
     lab.wait_for(lambda: not d.has_address("10.32.0.171"), 3, what="VIP71 gone from d")
 
     # No IPVS in this kernel: reported with its reason, the rest keeps working.
-    ipvs = document["ipvs"]
-    assert ipvs["enabled"] and not ipvs["available"]
-    assert "no IPVS in this kernel" in ipvs["error"], ipvs
-    assert ipvs["attempts"] >= 2  # retried every second
+    ipvs = document.ipvs
+    assert ipvs.enabled and not ipvs.available
+    assert "no IPVS in this kernel" in ipvs.error, ipvs
+    assert ipvs.attempts >= 2  # retried every second
 
     # `lvsmon vrrp status --daemon` answers from the daemon, in the listening command's format.
     views = {v["vrid"]: v for v in json.loads(cli("vrrp", "status", "--daemon", "--json",
@@ -167,8 +171,8 @@ def test_daemon_with_keepalived_pair_and_participant(lab):
                  what="new masters in the daemon's state")  # fmt: skip
     figures["failover seen"] = time.monotonic() - killed
     web71 = instance71(status())
-    assert web71["state"] == "MASTER"
-    assert [(e["old"], e["new"]) for e in web71["events"]][-1] == ("BACKUP", "MASTER")
+    assert web71.state == "MASTER"
+    assert [(e.old, e.new) for e in web71.events][-1] == ("BACKUP", "MASTER")
     assert d.has_address("10.32.0.171")
     assert daemon.alive
 
@@ -203,19 +207,19 @@ def test_daemon_keeps_answering_when_every_source_fails(lab):
         name="lvsmon-run", env={"PYTHONPATH": REPO},
     )  # fmt: skip
 
+    def state() -> DaemonState:
+        return from_json(DaemonState, json.loads(cli("status", "--json", "--socket", sock).stdout))
+
     def all_failed():
-        document = json.loads(cli("status", "--json", "--socket", sock).stdout)
-        parts = [document[name] for name in ("vrrp", "participant", "ipvs")]
-        return document if all(part["error"] for part in parts) else None
+        document = state()
+        parts = [document.vrrp, document.participant, document.ipvs]
+        return document if all(part.error for part in parts) else None
 
     document = lab.wait_for(all_failed, 10, what="three sources reported unavailable")
-    assert "no interface to observe" in document["vrrp"]["error"]
-    assert "eth0" in document["participant"]["error"], document["participant"]
-    assert "no IPVS in this kernel" in document["ipvs"]["error"]
-    lab.wait_for(
-        lambda: json.loads(cli("status", "--json", "--socket", sock).stdout)["ipvs"]["attempts"]
-        >= 3, 5, what="IPVS retried",
-    )  # fmt: skip
+    assert "no interface to observe" in document.vrrp.error
+    assert "eth0" in document.participant.error, document.participant
+    assert "no IPVS in this kernel" in document.ipvs.error
+    lab.wait_for(lambda: state().ipvs.attempts >= 3, 5, what="IPVS retried")
     summary = cli("status", "--socket", sock).stdout
     assert summary.count("unavailable since") == 3, summary
     assert raw_request(sock, b'{"get": "daemon"}\n')["ok"] is True

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from lvsmon.model.codec import from_json
+from lvsmon.model.snat import SnatStatus
 from lvsmon.snat.store_sqlite import SqliteStore
 from tests.lab import snat_topology as topo
 
@@ -236,8 +238,8 @@ def test_overflow_counted_and_redump_recovers(lab):
     assert dropped == info["lost_events"] or dropped >= 1
     state = lvsmon_cli("status", "--status-file", str(status), "--store",
                        str(tmp / "snat.sqlite"), "--json")
-    reported = json.loads(state.stdout)
-    assert reported["lost_events"] >= 1 and reported["lost_in_store"]["enobufs"] >= 1
+    reported = from_json(SnatStatus, json.loads(state.stdout))
+    assert reported.lost_events >= 1 and reported.store.lost_by_kind["enobufs"] >= 1
     print(f"overflow: {info['lost_events']} events lost in {info['overflows']} ENOBUFS, "
           f"{info['dumps']} dumps, "
           f"{len(held_ports)} open connections all recovered")

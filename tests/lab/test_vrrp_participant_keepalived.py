@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from lvsmon.vrrp.view import master_down_interval, skew_time
+from lvsmon.model.vrrp import master_down_interval, skew_time
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
 from tests.lab.test_vrrp_observer_keepalived import Probe, link_local, router
 from tests.lab.vrrp_participant import (

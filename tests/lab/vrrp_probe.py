@@ -2,7 +2,7 @@
 
     python -m tests.lab.vrrp_probe OUTPUT IFACE [IFACE ...]
 
-Every 0.2 s the whole ObserverSnapshot (segments as SegmentView.as_dict()) is written to
+Every 0.2 s the whole ObserverSnapshot (in the model's JSON encoding) is written to
 OUTPUT.tmp and renamed over OUTPUT, so a test in the root namespace always reads a whole one.
 """
 
@@ -13,6 +13,7 @@ import json
 import os
 import sys
 
+from lvsmon.model.codec import to_json
 from lvsmon.vrrp.observer import Observer
 from lvsmon.vrrp.segment import Settings
 
@@ -24,14 +25,8 @@ async def publish(output: str, interfaces: list[str]) -> None:
     async with Observer(interfaces, settings) as observer:
         while True:
             snapshot = observer.snapshot()
-            document = {
-                "taken_at": snapshot.taken_at,
-                "segments": [view.as_dict() for view in snapshot.segments],
-                "decode_stats": snapshot.decode_stats,
-                "warnings": list(snapshot.warnings),
-            }
             with open(output + ".tmp", "w") as handle:
-                json.dump(document, handle)
+                json.dump(to_json(snapshot), handle)
             os.replace(output + ".tmp", output)
             await asyncio.sleep(PUBLISH_SECONDS)
 

@@ -11,16 +11,19 @@ import stat
 import pytest
 
 from lvsmon.model import IpvsTable
-from lvsmon.state import DaemonState, SourceState, StateStore
+from lvsmon.model.codec import from_json
+from lvsmon.model.daemon import DaemonInfo, DaemonState, SourceState
+from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
+from lvsmon.state import StateStore
 from lvsmon.status_socket import (
     MAX_REQUEST_BYTES,
     DaemonNotRunning,
     StatusServer,
     answer,
     ask,
+    ask_source,
+    ask_state,
 )
-from lvsmon.vrrp.participant import ParticipantSnapshot
-from lvsmon.vrrp.view import ObserverSnapshot
 
 
 def clock_from(values):
@@ -29,14 +32,17 @@ def clock_from(values):
 
 
 def test_state_is_frozen_and_replaced_whole():
-    store = StateStore(DaemonState(started_at=100.0, pid=7), clock=clock_from([101.0, 102.0]))
+    info = DaemonInfo("1.0", 7, started_at=100.0, updated_at=100.0)
+    store = StateStore(DaemonState(info), clock=clock_from([101.0, 102.0]))
     before = store.current
     with pytest.raises(dataclasses.FrozenInstanceError):
-        before.updated_at = 5.0
+        before.ipvs = SourceState(enabled=True)
+    seen = []
+    store.subscribe(seen.append)
     after = store.publish(ipvs=SourceState(enabled=True))
-    assert after is store.current and after is not before
+    assert after is store.current and after is not before and seen == [after]
     assert before.ipvs.enabled is False and after.ipvs.enabled is True
-    assert (before.updated_at, after.updated_at) == (0.0, 101.0)
+    assert (before.daemon.updated_at, after.daemon.updated_at) == (100.0, 101.0)
 
 
 def test_source_failure_keeps_reason_since_and_last_snapshot():
@@ -55,39 +61,38 @@ def test_source_failure_keeps_reason_since_and_last_snapshot():
 
 
 def sample_state() -> DaemonState:
-    observer = ObserverSnapshot(taken_at=5.0, interfaces=("eth0",), segments=(), decode_stats={})
+    observer = ObserverSnapshot(taken_at=5.0, interfaces=("eth0",), segments=())
     return DaemonState(
-        started_at=1.0,
-        pid=42,
-        config_path="/etc/lvsmon/lvsmon.toml",
+        DaemonInfo("1.0", 42, started_at=1.0, updated_at=5.0,
+                   config_path="/etc/lvsmon/lvsmon.toml"),
         vrrp=SourceState(enabled=True).succeeded(observer, 5.0),
         participant=SourceState(enabled=True).succeeded(ParticipantSnapshot(5.0, ()), 5.0),
         ipvs=SourceState(enabled=True).failed("no IPVS in this kernel: load ip_vs", 3.0),
     )
 
 
-def test_as_dict_parts_are_json():
+def test_answers_are_the_model_encoding_and_read_back_equal():
     state = sample_state()
-    whole = state.as_dict("all", now=11.0)
-    json.dumps(whole)
-    assert whole["daemon"]["uptime_seconds"] == 10.0 and whole["daemon"]["pid"] == 42
-    assert whole["vrrp"]["interfaces"] == ["eth0"] and whole["vrrp"]["segments"] == []
-    assert whole["participant"]["instances"] == []
-    assert whole["ipvs"]["available"] is False
+    whole = json.loads(json.dumps(answer(state, b'{"get": "all"}')))
+    assert whole.pop("ok") is True
+    assert whole["daemon"]["pid"] == 42
+    assert whole["vrrp"]["snapshot"]["interfaces"] == ["eth0"]
+    assert whole["ipvs"]["available"] is False and whole["ipvs"]["snapshot"] is None
     assert whole["ipvs"]["error"] == "no IPVS in this kernel: load ip_vs"
-    assert "table" not in whole["ipvs"]
-    assert set(state.as_dict("ipvs")) == {"daemon", "ipvs"}
-    with pytest.raises(ValueError):
-        state.as_dict("nonsense")
+    assert from_json(DaemonState, whole) == state
+    part = answer(state, b'{"get": "ipvs"}')
+    assert set(part) == {"ok", "daemon", "ipvs"}
+    assert from_json(SourceState[IpvsTable], part["ipvs"]) == state.ipvs
 
 
 def test_ipvs_table_is_plain_json():
     table = IpvsTable(source="procfs", read_at_seconds=3.0, warnings=("x",))
-    state = DaemonState(started_at=1.0, ipvs=SourceState(enabled=True).succeeded(table, 3.0))
-    document = json.loads(json.dumps(state.as_dict("ipvs")))
-    assert document["ipvs"]["table"]["services"] == []
-    assert document["ipvs"]["table"]["warnings"] == ["x"]
-    assert document["ipvs"]["table"]["source"] == "procfs"
+    state = dataclasses.replace(
+        sample_state(), ipvs=SourceState(enabled=True).succeeded(table, 3.0))
+    document = json.loads(json.dumps(answer(state, b'{"get": "ipvs"}')))
+    assert document["ipvs"]["snapshot"]["services"] == []
+    assert document["ipvs"]["snapshot"]["warnings"] == ["x"]
+    assert document["ipvs"]["snapshot"]["source"] == "procfs"
 
 
 @pytest.mark.parametrize(
@@ -129,16 +134,19 @@ def test_server_answers_refuses_and_survives(tmp_path):
                 replies.append(json.loads(await reader.readline()))
                 writer.close()
             good = await asyncio.to_thread(ask, path, "vrrp", 2.0)
-            return mode, directory_mode, replies, good
+            typed = await asyncio.to_thread(ask_state, path, 2.0)
+            vrrp = await asyncio.to_thread(ask_source, path, "vrrp", 2.0)
+            return mode, directory_mode, replies, good, typed, vrrp
         finally:
             await server.close()
 
-    mode, directory_mode, replies, good = asyncio.run(scenario())
+    mode, directory_mode, replies, good, typed, vrrp = asyncio.run(scenario())
     assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o660
     assert stat.S_IMODE(directory_mode) == 0o750
     assert [reply["ok"] for reply in replies] == [False, False, False]
     assert "longer than" in replies[1]["error"] and "empty" in replies[2]["error"]
-    assert good["vrrp"]["interfaces"] == ["eth0"]
+    assert good["vrrp"]["snapshot"]["interfaces"] == ["eth0"]
+    assert typed == sample_state() and vrrp == sample_state().vrrp
     assert not os.path.exists(path)  # removed on close
 
 
@@ -246,7 +254,8 @@ def test_a_big_answer_does_not_stall_the_loop(tmp_path):
     import time
 
     path = str(tmp_path / "status.sock")
-    state = DaemonState(started_at=1.0, ipvs=SourceState(enabled=True).succeeded(big_table(), 2.0))
+    state = dataclasses.replace(
+        sample_state(), ipvs=SourceState(enabled=True).succeeded(big_table(), 2.0))
 
     async def scenario():
         server = StatusServer(path, lambda: state)
@@ -274,7 +283,7 @@ def test_a_big_answer_does_not_stall_the_loop(tmp_path):
 
     raw, gaps, took = asyncio.run(scenario())
     replies = [json.loads(data) for data in raw]  # parsed here: json.loads holds the GIL
-    assert all(len(reply["ipvs"]["table"]["services"]) == 1000 for reply in replies)
+    assert all(len(reply["ipvs"]["snapshot"]["services"]) == 1000 for reply in replies)
     print(f"3 answers of 10,000 real servers in {took:.2f} s; longest loop gap {max(gaps):.3f} s")
     # Inline, one answer alone stalled the loop 0.33 s; here GIL hand-overs remain (~0.1 s).
     assert max(gaps) < 0.25, max(gaps)

@@ -7,6 +7,7 @@ is parsed back and, where promtool is installed, linted by it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,9 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lvsmon.model import SnatConnection
+from lvsmon.model.codec import from_json, to_json
+from lvsmon.model.frozen import FrozenDict
+from lvsmon.model.snat import RecorderStatus, SinkStatus, SnatStatus
 from lvsmon.snat.status import read_status
 from lvsmon.snat.store_sqlite import Loss, SqliteStore
 from lvsmon_exporter.snat import registry_for
@@ -31,19 +35,18 @@ OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 
 
 def status_doc(store: Path | None, **changes) -> dict:
-    doc = {
-        "pid": os.getpid(), "node": "lb1", "started_ns": time.time_ns() - 60 * S,
-        "updated_ns": time.time_ns(), "stopped": False, "events_per_second": 12.5,
-        "receive_buffer_bytes": 4096, "reliable_delivery": True, "accounting": {},
-        "last_dump_ns": None, "dumping": False, "store": str(store) if store else None,
-        "events": 340, "snat_events": 300, "other_events": 40, "dumps": 1, "overflows": 0,
-        "events_dropped": 0, "lost_events": 0, "end_unknown": 0, "store_dropped": 0,
-        "decode_errors": 0,
-        "sinks": {"sqlite": {"ok": True, "error": None, "written_records": 150,
-                             "pending_records": 0}},
-    }
-    doc.update(changes)
-    return doc
+    """A status file as the recorder writes it: a RecorderStatus in the model's encoding."""
+    status = RecorderStatus(
+        pid=os.getpid(), node="lb1", started_ns=time.time_ns() - 60 * S,
+        updated_ns=time.time_ns(), stopped=False, events_per_second=12.5,
+        receive_buffer_bytes=4096, reliable_delivery=True, accounting=FrozenDict(),
+        last_dump_ns=None, dumping=False, store=str(store) if store else None,
+        events=340, snat_events=300, other_events=40, dumps=1, overflows=0,
+        events_dropped=0, end_unknown=0, store_dropped=0, decode_errors=0,
+        sinks=FrozenDict(sqlite=SinkStatus(ok=True, error=None, written_records=150,
+                                           pending_records=0)),
+    )
+    return to_json(dataclasses.replace(status, **changes))
 
 
 @pytest.fixture
@@ -99,21 +102,21 @@ def test_check_ok_with_perfdata(tmp_path, store):
 
 
 def test_check_warns_on_any_loss_and_is_critical_past_1000(tmp_path, store):
-    few = write(tmp_path, status_doc(store, overflows=1, events_dropped=5, lost_events=5))
+    few = write(tmp_path, status_doc(store, overflows=1, events_dropped=5))
     code, out = check("--status-file", str(few))
     assert code == WARNING, out
     assert out.startswith("SNAT WARNING - 5 events lost since the recorder started "
                           "(more than 0) |")
     assert perfdata(out)["lost_events"] == "5c;0;1000;0"
     assert perfdata(out)["overflows"] == "1c;;;0"
-    many = write(tmp_path, status_doc(store, overflows=9, lost_events=1001))
+    many = write(tmp_path, status_doc(store, overflows=9, events_dropped=1001))
     code, out = check("--status-file", str(many))
     assert code == CRITICAL and "1001 events lost since the recorder started (more than 1000)" \
         in out, out
 
 
 def test_check_thresholds_are_nagios_ranges(tmp_path, store):
-    path = write(tmp_path, status_doc(store, overflows=1, lost_events=5))
+    path = write(tmp_path, status_doc(store, overflows=1, events_dropped=5))
     assert check("--status-file", str(path), "-w", "10", "-c", "20")[0] == OK
     assert check("--status-file", str(path), "-w", "2", "-c", "20")[0] == WARNING
     assert check("--status-file", str(path), "-w", "2", "-c", "4")[0] == CRITICAL
@@ -147,8 +150,8 @@ def test_check_critical_when_the_recorder_is_not_running(tmp_path, store):
 
 
 def test_check_dropped_records_are_critical_and_a_failing_sink_warns(tmp_path, store):
-    failing = {"sqlite": {"ok": False, "error": "database or disk is full",
-                          "written_records": 3, "pending_records": 7}}
+    failing = FrozenDict(sqlite=SinkStatus(ok=False, error="database or disk is full",
+                                           written_records=3, pending_records=7))
     code, out = check("--status-file", str(write(tmp_path, status_doc(store, sinks=failing))))
     assert code == WARNING, out
     assert "sink failing: sqlite: database or disk is full" in out
@@ -182,7 +185,7 @@ def scrape(status_file: Path, store: Path | None = None) -> tuple[str, dict]:
 
 
 def test_collector_renders_a_running_recorder(tmp_path, store):
-    doc = status_doc(store, overflows=3, lost_events=41, dumps=4, end_unknown=2,
+    doc = status_doc(store, overflows=3, events_dropped=41, dumps=4, end_unknown=2,
                      store_dropped=0)
     text, samples = scrape(write(tmp_path, doc))
     assert samples["lvsmon_snat_up"] == 1
@@ -208,13 +211,13 @@ def test_collector_reads_again_on_every_scrape(tmp_path, store):
     path = write(tmp_path, status_doc(store))
     registry = registry_for(str(path))
     assert b"lvsmon_snat_events_lost_total 0.0" in generate_latest(registry)
-    write(tmp_path, status_doc(store, overflows=1, lost_events=7))
+    write(tmp_path, status_doc(store, overflows=1, events_dropped=7))
     assert b"lvsmon_snat_events_lost_total 7.0" in generate_latest(registry)
 
 
 def test_collector_exports_only_up_0_and_the_store_when_not_running(tmp_path, store):
     stale = write(tmp_path, status_doc(store, updated_ns=time.time_ns() - 60 * S,
-                                       lost_events=9))
+                                       events_dropped=9))
     _, samples = scrape(stale)
     assert samples["lvsmon_snat_up"] == 0
     assert "lvsmon_snat_events_lost_total" not in samples
@@ -225,7 +228,7 @@ def test_collector_exports_only_up_0_and_the_store_when_not_running(tmp_path, st
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus)")
 def test_promtool_accepts_the_exposition(tmp_path, store):
-    text, _ = scrape(write(tmp_path, status_doc(store, overflows=1, lost_events=3)))
+    text, _ = scrape(write(tmp_path, status_doc(store, overflows=1, events_dropped=3)))
     done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
@@ -234,14 +237,33 @@ def test_promtool_accepts_the_exposition(tmp_path, store):
 # -- the shared reading -----------------------------------------------------------------
 
 
-def test_status_command_shape_is_kept(tmp_path, store):
-    doc = status_doc(store, overflows=2, lost_events=5)
-    info = read_status(write(tmp_path, doc)).as_dict()
-    assert info["running"] is True and info["lost_events"] == 5
-    assert info["records_stored"] == 2 and info["open_records"] == 1
-    assert info["lost_in_store"] == {"enobufs": 2, "events_dropped": 40}
-    assert info["oldest_record"].endswith("Z")
+def test_status_reads_back_typed_and_the_command_prints_the_same(tmp_path, store):
+    doc = status_doc(store, overflows=2, events_dropped=5)
+    reading = read_status(write(tmp_path, doc))
+    assert reading.running is True and reading.lost_events == 5
+    assert reading.recorder == from_json(RecorderStatus, doc)
+    assert (reading.store.records, reading.store.open_records) == (2, 1)
+    assert reading.store.lost_by_kind == {"enobufs": 2, "events_dropped": 40}
     done = subprocess.run([sys.executable, "-m", "lvsmon", "snat", "status", "--status-file",
                            str(tmp_path / "status.json"), "--json"], capture_output=True,
                           text=True, timeout=30, cwd=REPO)
-    assert done.returncode == 0 and json.loads(done.stdout) == json.loads(json.dumps(info))
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["recorder"]["lost_events"] == 5 and printed["not_running_because"] is None
+    assert from_json(SnatStatus, printed).store == reading.store
+
+
+def test_a_status_file_missing_a_key_is_unreadable_not_zero(tmp_path, store):
+    doc = status_doc(store, events_dropped=9)
+    del doc["events_dropped"]  # e.g. a renamed key: never read silently as 0
+    reading = read_status(write(tmp_path, doc))
+    assert reading.running is False and reading.recorder is None
+    assert "events_dropped: missing" in reading.not_running_because
+
+
+def test_stale_after_is_the_callers(tmp_path, store):
+    doc = status_doc(store, updated_ns=time.time_ns() - 20 * S)
+    reading = read_status(write(tmp_path, doc), stale_after_seconds=15)
+    assert reading.not_running_because.endswith("not updated for 20 s")
+    reading = read_status(write(tmp_path, doc), stale_after_seconds=30)
+    assert reading.running

@@ -512,11 +512,12 @@ def test_decode_stats_count_by_reason():
     assert stats.decode_ipv6(V3_IPV6, [], ("fe80::a", 0, 0, 1)) is None
     assert stats.last_error.reason == "missing_ancillary"
     assert stats.decoded == 3 and stats.rejected_total == 4
-    snapshot = stats.as_dict()
-    assert snapshot["rejected"]["bad_type"] == 2
-    assert snapshot["rejected"]["truncated"] == 1
-    assert snapshot["rejected"]["bad_length"] == 0
-    assert snapshot["anomalies"] == {"bad_ttl": 1}
+    snapshot = stats.snapshot()
+    assert snapshot.rejected["bad_type"] == 2
+    assert snapshot.rejected["truncated"] == 1
+    assert snapshot.rejected["bad_length"] == 0
+    assert snapshot.anomalies == {"bad_ttl": 1}
+    assert snapshot.rejected_total == 4
 
 
 # -- an independent encoder --------------------------------------------------------

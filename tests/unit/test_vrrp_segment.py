@@ -7,10 +7,10 @@ import socket
 import pytest
 
 from lvsmon.cli.vrrp_cmd import WIDTH, render_status, render_watch
+from lvsmon.model.vrrp import master_down_interval
 from lvsmon.vrrp import codec, sockets
 from lvsmon.vrrp.observer import Observer
 from lvsmon.vrrp.segment import Segment, Settings
-from lvsmon.vrrp.view import master_down_interval
 
 A, B, C = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 VIP = ("10.0.0.100",)
@@ -41,7 +41,7 @@ def steps(start, stop, step=1.0):
 
 
 def history(segment, now, name):
-    return [a for a in segment.snapshot(now).anomalies if a.name == name]
+    return [a for a in segment.snapshot(now).anomaly_history if a.name == name]
 
 
 def new_segment(**settings):
@@ -65,7 +65,7 @@ def test_one_master_is_seen_with_its_details():
     assert (router.adverts, router.first_seen, router.last_seen) == (6, 0, 5)
     assert router.advert_interval_seconds == 1 and router.advertising
     assert router.checksum_form == "rfc3768"
-    assert view.anomalies == ()
+    assert view.anomaly_history == ()
 
 
 def test_preemption_overlap_is_not_split_brain():
@@ -78,7 +78,7 @@ def test_preemption_overlap_is_not_split_brain():
         if round(now * 10) % 10 == 0:
             send(segment, B, 200, [now])
     view = segment.snapshot(30)
-    assert view.anomalies == ()
+    assert view.anomaly_history == ()
     assert (view.master, view.master_since, view.master_changes) == (B, 10.0, 1)
     assert [r.advertising for r in view.routers] == [False, True]
 
@@ -135,7 +135,7 @@ def test_a_backup_taking_over_in_time_is_not_no_master():
         segment.tick(now)
     send(segment, B, 1, steps(takeover, takeover + 10))
     view = segment.snapshot(takeover + 10)
-    assert view.anomalies == ()
+    assert view.anomaly_history == ()
     assert (view.master, view.master_changes) == (B, 1)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lvsmon.model.vrrp import master_down_interval, skew_time
 from lvsmon.vrrp import state_machine as sm
-from lvsmon.vrrp.view import master_down_interval, skew_time
 
 ME, PEER_LOW, PEER_HIGH = "10.0.0.11", "10.0.0.5", "10.0.0.200"
 

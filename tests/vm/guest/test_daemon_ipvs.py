@@ -15,23 +15,25 @@ import sys
 import time
 from pathlib import Path
 
+from lvsmon.model import IpvsTable
+from lvsmon.model.codec import from_json
+from lvsmon.model.daemon import DaemonState
+
 REPO = Path(__file__).resolve().parents[3]
 
 
-def status(topo, sock: str) -> dict:
+def status(topo, sock: str) -> DaemonState:
+    """`lvsmon status --json`, read back through the model's codec."""
     done = subprocess.run(
         [sys.executable, "-m", "lvsmon", "status", "--json", "--socket", sock],
         capture_output=True, text=True, timeout=30, check=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
-    return json.loads(done.stdout)
+    return from_json(DaemonState, json.loads(done.stdout))
 
 
-def service_ids(table: dict) -> set[tuple]:
-    return {
-        (s["key"]["protocol"], s["key"]["address"], s["key"]["port"], s["key"]["fwmark"])
-        for s in table["services"]
-    }
+def service_ids(table: IpvsTable) -> set[tuple]:
+    return {(s.protocol, s.address, s.port, s.fwmark) for s in table.services}
 
 
 def spec_id(spec) -> tuple:
@@ -53,29 +55,28 @@ def test_daemon_lists_the_topology_services(ipvs_topology):
     )  # fmt: skip
 
     def available():
-        ipvs = status(topo, sock)["ipvs"]
-        return ipvs if ipvs["available"] else None
+        ipvs = status(topo, sock).ipvs
+        return ipvs if ipvs.available else None
 
     ipvs = topo.lab.wait_for(available, 30, what="the daemon's first IPVS read")
-    table = ipvs["table"]
-    assert table["source"] == "netlink"
+    table = ipvs.snapshot
+    assert table.source == "netlink"
     assert service_ids(table) == {spec_id(spec) for spec in topo.services.values()}
     by_id = {spec_id(spec): spec for spec in topo.services.values()}
-    for service in table["services"]:
-        key = service["key"]
-        spec = by_id[(key["protocol"], key["address"], key["port"], key["fwmark"])]
-        assert service["scheduler"] == spec.scheduler
-        assert {(rs["address"], rs["port"], rs["weight"]) for rs in service["real_servers"]} == {
+    for service in table.services:
+        spec = by_id[(service.protocol, service.address, service.port, service.fwmark)]
+        assert service.scheduler == spec.scheduler
+        assert {(rs.address, rs.port, rs.weight) for rs in service.real_servers} == {
             (rs.address, rs.port, rs.weight) for rs in spec.real_servers
         }, spec.name
-    nat = next(s for s in table["services"] if s["key"]["address"] == "10.100.0.1")
-    assert nat["stats"]["connections"] >= 30  # the topology's traffic
+    nat = next(s for s in table.services if s.address == "10.100.0.1")
+    assert nat.stats.connections >= 30  # the topology's traffic
 
     # A service added now appears at the next read.
     topo.director.run(["ipvsadm", "-A", "-t", "10.100.0.99:8080", "-s", "rr"])
     added = ("tcp", "10.100.0.99", 8080, None)
     started = time.monotonic()
-    topo.lab.wait_for(lambda: added in service_ids(status(topo, sock)["ipvs"]["table"]), 10,
+    topo.lab.wait_for(lambda: added in service_ids(status(topo, sock).ipvs.snapshot), 10,
                       what="the new service in the daemon's table")  # fmt: skip
     print(f"new service seen after {time.monotonic() - started:.2f} s")
     topo.director.run(["ipvsadm", "-D", "-t", "10.100.0.99:8080"])

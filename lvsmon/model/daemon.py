@@ -1,0 +1,75 @@
+"""What `lvsmon run` publishes: each source's latest snapshot, or why it has none.
+
+The daemon replaces one DaemonState whole on every update (lvsmon.state.StateStore);
+the status socket, the exporter, the AgentX subagent and `lvsmon status` only read it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from lvsmon.model.ipvs import IpvsTable
+from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState(Generic[S]):
+    """A source's latest outcome: its snapshot, or why it has none (and since when)."""
+
+    enabled: bool
+    snapshot: S | None = None
+    error: str | None = None  # why the last attempt failed; None when it worked
+    error_since: float | None = None
+    last_success: float | None = None
+    attempts: int = 0
+    failures: int = 0
+
+    _json_extras = {"available": "available"}
+
+    @property
+    def available(self) -> bool:
+        return self.enabled and self.error is None and self.snapshot is not None
+
+    def succeeded(self, snapshot: S, now: float) -> SourceState[S]:
+        return dataclasses.replace(
+            self, snapshot=snapshot, error=None, error_since=None, last_success=now,
+            attempts=self.attempts + 1,
+        )  # fmt: skip
+
+    def failed(self, reason: str, now: float) -> SourceState[S]:
+        """Keeps the last good snapshot (marked stale by error) so history is not lost."""
+        since = self.error_since if self.error == reason else now
+        return dataclasses.replace(
+            self, error=reason, error_since=since, attempts=self.attempts + 1,
+            failures=self.failures + 1,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonInfo:
+    version: str
+    pid: int
+    started_at: float
+    updated_at: float
+    config_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonState:
+    daemon: DaemonInfo
+    vrrp: SourceState[ObserverSnapshot] = SourceState(enabled=False)
+    participant: SourceState[ParticipantSnapshot] = SourceState(enabled=False)
+    ipvs: SourceState[IpvsTable] = SourceState(enabled=False)
+
+
+# The parts the status socket answers: each source's name -> its type.
+SOURCES = {
+    "vrrp": SourceState[ObserverSnapshot],
+    "participant": SourceState[ParticipantSnapshot],
+    "ipvs": SourceState[IpvsTable],
+}
+PARTS = ("daemon", *SOURCES, "all")
