@@ -2,14 +2,19 @@
 
     VRRP observer      raw sockets read from loop callbacks (lvsmon.vrrp.observer)
     VRRP participant   only when [[vrrp.instance]] is configured (lvsmon.vrrp.participant)
-    IPVS reader        a netlink read every [ipvs] interval, in a worker thread
+    IPVS reader        a table read every [ipvs] interval, in a worker thread
+    SNAT status        the recorder's status file (when [snat] is configured), in a thread
     status socket      answers from the last published DaemonState (lvsmon.status_socket)
+    frontends          handed in by the CLI (the exporter, the AgentX subagent); they read
+                       the published state and never reach into a source
 
-Nothing here blocks the loop: the IPVS read is the only blocking call and runs
-in asyncio.to_thread. A source that fails (no IPVS in this kernel, no
-permission, an interface gone) is published with its reason and retried; the
-daemon keeps answering. SIGTERM / SIGINT stop cleanly: participant masters
-send priority 0 and remove their VIPs.
+Nothing here blocks the loop: reads of the kernel and of files run in asyncio.to_thread.
+A source that fails (no IPVS in this kernel, no permission, an interface gone) is
+published with its reason and retried; the daemon keeps answering. SIGTERM / SIGINT stop
+cleanly: participant masters send priority 0 and remove their VIPs. SIGHUP reloads the
+configuration: an invalid file is refused and the running one kept; otherwise only the
+parts whose settings changed restart (an unchanged participant instance keeps its state
+and keeps advertising; the observer keeps its history while its interfaces stay).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import contextlib
 import dataclasses
 import logging
 import signal
+from typing import Protocol
 
+from lvsmon import config as config_module
 from lvsmon import ipvs as ipvs_module
 from lvsmon.config import Config
 from lvsmon.errors import LvsmonError
@@ -32,60 +39,136 @@ from lvsmon.vrrp.segment import Settings
 
 PUBLISH_SECONDS = 0.5  # observer and participant snapshots are taken this often
 RETRY_SECONDS = 10.0  # observer and participant start-up; IPVS retries at its interval
-_LABELS = {"vrrp": "observer", "participant": "participant", "ipvs": "IPVS"}
+SNAT_SECONDS = 5.0  # the recorder rewrites its status file every second
+_LABELS = {"vrrp": "observer", "participant": "participant", "ipvs": "IPVS",
+           "snat": "SNAT recorder status"}  # fmt: skip
 
 log = logging.getLogger("lvsmon.daemon")
 
 
+class Frontend(Protocol):
+    """What the CLI hands the daemon besides its sources (lvsmon.cli.plugins finds them).
+
+    A frontend renders the published state (``store.current``, ``store.subscribe``) and
+    reports itself with ``store.publish_frontend``; it never reaches into a source and
+    never blocks the loop. It is off unless its section of the configuration enables it.
+    """
+
+    name: str
+
+    def check(self, config: Config) -> tuple[str, ...]:
+        """Problems of `config` for this frontend (e.g. a web-config file's contents)."""
+        ...
+
+    async def start(self, store: StateStore, config: Config) -> None: ...
+
+    async def reload(self, config: Config) -> None:
+        """Apply a configuration that check() accepted; restart only what changed."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
 class Daemon:
-    def __init__(self, config: Config, store: StateStore | None = None):
+    def __init__(self, config: Config, store: StateStore | None = None,
+                 frontends: tuple[Frontend, ...] = ()):  # fmt: skip
         self.config = config
         self.store = store or StateStore()
-        self.participant: Participant | None = None
+        self.frontends = tuple(frontends)
+        self.participant = Participant()
+        self.observer: Observer | None = None
         self.netlink: ipvs_module.IpvsNetlink | None = None
+        self.server: StatusServer | None = None
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._reloading = asyncio.Lock()
+        self._reloads: set[asyncio.Task] = set()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def request_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
-        self.store.publish(
-            daemon=dataclasses.replace(self.store.current.daemon, config_path=self.config.path),
-            vrrp=SourceState(enabled=self.config.observer.enabled),
-            participant=SourceState(enabled=bool(self.config.vrrp_instances)),
-            ipvs=SourceState(enabled=self.config.ipvs.enabled),
-        )
-        server = StatusServer(self.config.daemon.status_socket, lambda: self.store.current)
-        await server.start()
-        log.info("status socket %s", self.config.daemon.status_socket)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        daemon = dataclasses.replace(self.store.current.daemon, config_path=self.config.path)
+        self.store.publish(daemon=daemon, **{
+            name: SourceState(enabled=wanted) for name, wanted in self._wanted().items()
+        })  # fmt: skip
+        self.server = await self._serve(self.config.daemon.status_socket)
+        started: list[Frontend] = []
         try:
-            if self.config.vrrp_instances:
-                self._tasks.append(
-                    loop.create_task(self._supervise("participant", self._participate))
-                )
-            if self.config.observer.enabled:
-                self._tasks.append(loop.create_task(self._supervise("vrrp", self._observe)))
-            if self.config.ipvs.enabled:
-                self._tasks.append(loop.create_task(self._supervise("ipvs", self._read_ipvs)))
+            for frontend in self.frontends:
+                await frontend.start(self.store, self.config)
+                started.append(frontend)
+            for name, wanted in self._wanted().items():
+                if wanted:
+                    self._start_source(name)
             log.info("running (pid %d)", self.store.current.daemon.pid)
             await self._stop.wait()
             log.info("stopping")
         finally:
-            for task in self._tasks:
+            for task in list(self._reloads):
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            if self.participant is not None:
-                log.info("participant: releasing mastership, removing addresses")
-                await self.participant.stop()
-                self._publish_participant_once()
+            await asyncio.gather(*self._reloads, return_exceptions=True)
+            for name in list(self._tasks):
+                await self._stop_source(name)
+            for frontend in reversed(started):
+                with contextlib.suppress(Exception):
+                    await frontend.stop()
             if self.netlink is not None:
                 self.netlink.close()
-            await server.close()
+            await self.server.close()
             log.info("stopped")
+
+    async def _serve(self, path: str) -> StatusServer:
+        server = StatusServer(path, lambda: self.store.current)
+        await server.start()
+        log.info("status socket %s", path)
+        return server
+
+    # -- which sources run ---------------------------------------------------------------
+
+    def _wanted(self, config: Config | None = None) -> dict[str, bool]:
+        config = config or self.config
+        return {
+            "vrrp": config.observer.enabled,
+            "participant": bool(config.vrrp_instances),
+            "ipvs": config.ipvs.enabled,
+            "snat": _snat_status_file(config) is not None,
+        }
+
+    def _start_source(self, name: str) -> None:
+        bodies = {"vrrp": self._observe, "participant": self._participate,
+                  "ipvs": self._read_ipvs, "snat": self._read_snat}  # fmt: skip
+        self._wake[name] = asyncio.Event()
+        self._tasks[name] = asyncio.get_running_loop().create_task(
+            self._supervise(name, bodies[name]), name=f"source-{name}")
+
+    async def _stop_source(self, name: str) -> None:
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if name == "participant":
+            if self.participant.running:
+                log.info("participant: releasing mastership, removing addresses")
+            await self.participant.stop()
+            self._publish_participant()
+
+    async def _sleep(self, name: str, seconds: float) -> None:
+        """Sleep, or less when a reload wakes the source."""
+        wake = self._wake[name]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), seconds)
+        wake.clear()
 
     async def _supervise(self, name: str, body) -> None:
         """Run a source's loop; a bug in it is logged, reported and restarted, never fatal."""
@@ -99,67 +182,6 @@ class Daemon:
                 self._failed(name, f"internal error: {exc!r}", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
 
-    # -- participant ---------------------------------------------------------
-
-    async def _participate(self) -> None:
-        while True:
-            participant = Participant(self.config.vrrp_instances)
-            try:
-                await participant.__aenter__()
-            except Exception as exc:  # noqa: BLE001 - reported with its reason, retried
-                if not isinstance(exc, LvsmonError | OSError):
-                    log.exception("participant: start failed")
-                self._failed("participant", str(exc), RETRY_SECONDS)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            self.participant = participant
-            names = ", ".join(i.name for i in self.config.vrrp_instances)
-            log.info("participant: running %s", names)
-            try:
-                while True:
-                    self._publish_participant_once()
-                    await asyncio.sleep(PUBLISH_SECONDS)
-            except Exception:
-                # Before the supervisor restarts us: no second router for the same VRIDs.
-                self.participant = None
-                await participant.stop()
-                raise
-
-    def _publish_participant_once(self) -> None:
-        source = self.store.current.participant
-        now = self.store.clock()
-        self.store.publish(participant=source.succeeded(self.participant.snapshot(), now))
-
-    # -- observer ------------------------------------------------------------
-
-    async def _observe(self) -> None:
-        settings = self.config.observer
-        while True:
-            observer = Observer(
-                list(settings.interfaces) or None,
-                Settings(
-                    flap_threshold=settings.flap_threshold,
-                    flap_window_seconds=settings.flap_window,
-                ),
-            )
-            try:
-                observer.start()
-            except LvsmonError as exc:
-                self._failed("vrrp", str(exc), RETRY_SECONDS)
-                await asyncio.sleep(RETRY_SECONDS)
-                continue
-            log.info("observer: listening on %s", ", ".join(observer.interfaces))
-            for warning in observer.warnings:
-                log.warning("observer: %s", warning)
-            try:
-                while True:
-                    snapshot = observer.snapshot()
-                    source = self.store.current.vrrp
-                    self.store.publish(vrrp=source.succeeded(snapshot, self.store.clock()))
-                    await asyncio.sleep(PUBLISH_SECONDS)
-            finally:
-                observer.close()
-
     def _failed(self, name: str, reason: str, retry_seconds: float) -> None:
         """Publish why source `name` (a DaemonState field) has nothing; log a new reason once."""
         source = getattr(self.store.current, name)
@@ -168,33 +190,162 @@ class Daemon:
                         retry_seconds)  # fmt: skip
         self.store.publish(**{name: source.failed(reason, self.store.clock())})
 
-    # -- IPVS ----------------------------------------------------------------
+    def _succeeded(self, name: str, snapshot) -> None:
+        source = getattr(self.store.current, name)
+        if source.error is not None:
+            log.info("%s: available again", _LABELS[name])
+        self.store.publish(**{name: source.succeeded(snapshot, self.store.clock())})
+
+    # -- reload (SIGHUP) ------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Read the configuration again and apply what changed; False when it was refused."""
+        async with self._reloading:
+            path = self.config.path
+            log.info("reload: reading %s", path)
+            try:
+                new = await asyncio.to_thread(config_module.load, path)
+            except LvsmonError as exc:
+                log.error("reload refused, the running configuration is kept: %s", exc)
+                return False
+            problems = [problem for frontend in self.frontends
+                        for problem in frontend.check(new)]  # fmt: skip
+            if problems:
+                log.error("reload refused, the running configuration is kept: %s",
+                          "; ".join(problems))
+                return False
+            old, self.config = self.config, new
+            await self._apply(old, new)
+            for frontend in self.frontends:
+                try:
+                    await frontend.reload(new)
+                except Exception:  # one frontend's failure must not undo the rest
+                    log.exception("reload: the %s frontend failed", frontend.name)
+            log.info("reload: done")
+            return True
+
+    async def _apply(self, old: Config, new: Config) -> None:
+        if new.daemon.status_socket != old.daemon.status_socket:
+            log.info("reload: status socket moves to %s", new.daemon.status_socket)
+            previous = self.server
+            try:
+                self.server = await self._serve(new.daemon.status_socket)
+            except LvsmonError as exc:
+                log.error("reload: %s; the status socket stays at %s", exc,
+                          old.daemon.status_socket)  # fmt: skip
+            else:
+                await previous.close()
+        wanted, had = self._wanted(new), self._wanted(old)
+        for name in wanted:
+            if wanted[name] == had[name]:
+                continue
+            if wanted[name]:
+                log.info("reload: starting the %s", _LABELS[name])
+                self.store.publish(**{name: SourceState(enabled=True)})
+                self._start_source(name)
+            else:
+                log.info("reload: stopping the %s", _LABELS[name])
+                await self._stop_source(name)
+                self.store.publish(**{name: SourceState(enabled=False)})
+        if wanted["vrrp"] and had["vrrp"] and new.observer != old.observer:
+            self._reload_observer(old, new)
+        if wanted["participant"] and had["participant"]:
+            await self.participant.apply(new.vrrp_instances)
+            self._publish_participant()
+        for name in ("ipvs", "snat"):
+            if name in self._wake:
+                self._wake[name].set()  # the next read uses the new settings now
+
+    def _reload_observer(self, old: Config, new: Config) -> None:
+        if (new.observer.interfaces, new.observer.enabled) != (
+            old.observer.interfaces, old.observer.enabled
+        ):
+            log.info("reload: observer interfaces changed; listening afresh (history restarts)")
+            self._tasks["vrrp"].cancel()
+            self._start_source("vrrp")
+        elif self.observer is not None:
+            self.observer.update_settings(_observer_settings(new))
+            log.info("reload: observer thresholds changed; history kept")
+
+    # -- participant ---------------------------------------------------------------------
+
+    async def _participate(self) -> None:
+        await self.participant.apply(self.config.vrrp_instances)
+        if self.participant.running:
+            log.info("participant: running %s", ", ".join(self.participant.running))
+        retry_at = asyncio.get_running_loop().time() + RETRY_SECONDS
+        while True:
+            self._publish_participant()
+            await asyncio.sleep(PUBLISH_SECONDS)
+            now = asyncio.get_running_loop().time()
+            if self.participant.errors and now >= retry_at:
+                await self.participant.start_missing()
+                retry_at = now + RETRY_SECONDS
+
+    def _publish_participant(self) -> None:
+        source = self.store.current.participant
+        errors = self.participant.errors
+        if not source.enabled:
+            return
+        snapshot = self.participant.snapshot()
+        if errors:
+            reason = "; ".join(f"instance {name}: {error}" for name, error in errors.items())
+            self._failed("participant", reason, RETRY_SECONDS)
+            source = self.store.current.participant
+            self.store.publish(participant=dataclasses.replace(source, snapshot=snapshot))
+        else:
+            self._succeeded("participant", snapshot)
+
+    # -- observer ------------------------------------------------------------------------
+
+    async def _observe(self) -> None:
+        while True:
+            settings = self.config.observer
+            observer = Observer(list(settings.interfaces) or None, _observer_settings(self.config))
+            try:
+                observer.start()
+            except LvsmonError as exc:
+                self._failed("vrrp", str(exc), RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            self.observer = observer
+            log.info("observer: listening on %s", ", ".join(observer.interfaces))
+            for warning in observer.warnings:
+                log.warning("observer: %s", warning)
+            try:
+                while True:
+                    self._succeeded("vrrp", observer.snapshot())
+                    await asyncio.sleep(PUBLISH_SECONDS)
+            finally:
+                self.observer = None
+                observer.close()
+
+    # -- IPVS ----------------------------------------------------------------------------
 
     async def _read_ipvs(self) -> None:
-        settings = self.config.ipvs
         while True:
+            settings = self.config.ipvs
             try:
-                table = await asyncio.to_thread(self._read_ipvs_blocking, settings.source)
+                table = await asyncio.to_thread(self._read_ipvs_blocking, settings)
             except LvsmonError as exc:
                 self._failed("ipvs", str(exc), settings.interval)
             except Exception as exc:  # a parser bug must not end the daemon
                 log.exception("IPVS read failed")
                 self._failed("ipvs", f"read failed: {exc!r}", settings.interval)
             else:
-                source = self.store.current.ipvs
-                if source.error is not None:
-                    log.info("IPVS: available again (%d services)", len(table.services))
-                self.store.publish(ipvs=source.succeeded(table, self.store.clock()))
-            await asyncio.sleep(settings.interval)
+                self._succeeded("ipvs", table)
+            await self._sleep("ipvs", settings.interval)
 
-    def _read_ipvs_blocking(self, source: str):
+    def _read_ipvs_blocking(self, settings):
         """Runs in a worker thread. Keeps one netlink socket; drops it after a failure."""
-        if source == "procfs":
-            return ipvs_module.read_table("procfs")
+        procfs_root = getattr(settings, "procfs_root", "/proc")
+        if settings.source == "procfs":
+            return ipvs_module.read_table("procfs", procfs_root=procfs_root)
         try:
             if self.netlink is None:
                 self.netlink = ipvs_module.IpvsNetlink()
-            return ipvs_module.read_table(source, netlink=self.netlink)
+            return ipvs_module.read_table(settings.source, procfs_root=procfs_root,
+                                          netlink=self.netlink)  # fmt: skip
         except Exception:
             if self.netlink is not None:
                 with contextlib.suppress(Exception):
@@ -202,7 +353,33 @@ class Daemon:
                 self.netlink = None
             raise
 
+    # -- SNAT recorder status ---------------------------------------------------------------
 
-def run(config: Config) -> None:
+    async def _read_snat(self) -> None:
+        from lvsmon.snat.status import read_status
+
+        while True:
+            status_file = _snat_status_file(self.config)
+            if status_file is None:  # [snat] gone in a reload still being applied
+                return
+            reading = await asyncio.to_thread(read_status, status_file)
+            if reading.recorder is None:
+                self._failed("snat", reading.not_running_because, SNAT_SECONDS)
+            else:
+                self._succeeded("snat", reading)
+            await self._sleep("snat", SNAT_SECONDS)
+
+
+def _observer_settings(config: Config) -> Settings:
+    return Settings(flap_threshold=config.observer.flap_threshold,
+                    flap_window_seconds=config.observer.flap_window)  # fmt: skip
+
+
+def _snat_status_file(config: Config) -> str | None:
+    """The SNAT recorder's status file when this configuration has a [snat] table."""
+    return getattr(config, "snat_status_file", None)
+
+
+def run(config: Config, frontends: tuple[Frontend, ...] = ()) -> None:
     """Run until SIGTERM / SIGINT; errors at start-up propagate as LvsmonError."""
-    asyncio.run(Daemon(config).run())
+    asyncio.run(Daemon(config, frontends=frontends).run())

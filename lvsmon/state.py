@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 
 from lvsmon import __version__
-from lvsmon.model.daemon import DaemonInfo, DaemonState
+from lvsmon.model.daemon import DaemonInfo, DaemonState, FrontendState
+from lvsmon.model.frozen import FrozenDict
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,12 @@ class StateStore:
             except Exception:  # a frontend's bug must not stop the sources
                 log.exception("state subscriber %r failed", subscriber)
         return self.current
+
+    def publish_frontend(self, name: str, state: FrontendState) -> DaemonState:
+        """A frontend reports itself (what it serves, what fails); the rest is kept."""
+        if self.current.frontends.get(name) == state:
+            return self.current
+        return self.publish(frontends=FrozenDict({**self.current.frontends, name: state}))
 
     def subscribe(self, callback: Callable[[DaemonState], None]) -> None:
         """Call `callback(state)` after every publish, on the loop; it must not block."""

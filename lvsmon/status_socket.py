@@ -180,7 +180,7 @@ def ask_state(path: str, timeout: float = CLIENT_TIMEOUT_SECONDS) -> DaemonState
 
 
 def ask_source(path: str, part: str, timeout: float = CLIENT_TIMEOUT_SECONDS) -> SourceState:
-    """One source's state ("vrrp", "participant", "ipvs"), typed."""
+    """One source's state ("vrrp", "participant", "ipvs", "snat"), typed."""
     return _typed(path, SOURCES[part], ask(path, part, timeout).get(part))
 
 

@@ -63,11 +63,18 @@ def run(config_path, verbose):
     sockets) and CAP_NET_ADMIN (IPVS netlink, participant VIPs).
     """
     from lvsmon import daemon
+    from lvsmon.cli.plugins import frontend_factories
 
     handler = logging.StreamHandler()
     handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
-    daemon.run(config_module.load(config_path))
+    config = config_module.load(config_path)
+    # The frontends (exporter, AgentX) are handed to the daemon here: the core imports none.
+    frontends = tuple(factory() for factory in frontend_factories().values())
+    problems = [problem for frontend in frontends for problem in frontend.check(config)]
+    if problems:
+        raise config_module.ConfigError("; ".join(problems))
+    daemon.run(config, frontends)
 
 
 class _JournalFormatter(logging.Formatter):

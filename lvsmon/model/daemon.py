@@ -10,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from lvsmon.model.frozen import EMPTY, FrozenDict
 from lvsmon.model.ipvs import IpvsTable
+from lvsmon.model.snat import SnatStatus
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 
 S = TypeVar("S")
@@ -59,17 +61,34 @@ class DaemonInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FrontendState:
+    """A frontend the daemon hosts (the exporter, the AgentX subagent), as it reports itself."""
+
+    running: bool
+    error: str | None = None  # why it does not run, or what fails now
+    endpoints: tuple[str, ...] = ()  # where it listens, or the master it talks to
+    served: tuple[str, ...] = ()  # AgentX: the subtrees it has registered
+    refused: tuple[str, ...] = ()  # AgentX: subtrees another subagent holds
+    counters: FrozenDict[str, int] = EMPTY  # requests answered, bad requests, reconnects ...
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonState:
     daemon: DaemonInfo
     vrrp: SourceState[ObserverSnapshot] = SourceState(enabled=False)
     participant: SourceState[ParticipantSnapshot] = SourceState(enabled=False)
     ipvs: SourceState[IpvsTable] = SourceState(enabled=False)
+    snat: SourceState[SnatStatus] = SourceState(enabled=False)  # the recorder's status file
+    frontends: FrozenDict[str, FrontendState] = EMPTY
 
 
-# The parts the status socket answers: each source's name -> its type.
+# The sources: each name (a DaemonState field) -> its type.
 SOURCES = {
     "vrrp": SourceState[ObserverSnapshot],
     "participant": SourceState[ParticipantSnapshot],
     "ipvs": SourceState[IpvsTable],
+    "snat": SourceState[SnatStatus],
 }
-PARTS = ("daemon", *SOURCES, "all")
+# The parts the status socket answers, each with its type ("all" is the whole DaemonState).
+PARTS = {"daemon": DaemonInfo, **SOURCES, "frontends": FrozenDict[str, FrontendState],
+         "all": DaemonState}  # fmt: skip

@@ -163,6 +163,12 @@ class Observer:
         if message not in self.warnings:  # a repeating failure is one warning
             self.warnings.append(message)
 
+    def update_settings(self, settings: Settings) -> None:
+        """New detection thresholds for every segment, keeping what was heard (a reload)."""
+        self.settings = settings
+        for segment in self.segments.values():
+            segment.settings = settings
+
     def feed(self, ifname: str, advert: Advert, now: float) -> None:
         """Hand one decoded advert to its segment (also how tests replay captures)."""
         key = (ifname, advert.family, advert.vrid)

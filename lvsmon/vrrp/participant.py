@@ -27,7 +27,7 @@ import time
 from collections import Counter
 
 from lvsmon.config import InstanceConfig
-from lvsmon.errors import VrrpError
+from lvsmon.errors import LvsmonError, VrrpError
 from lvsmon.model import Advert
 from lvsmon.model.frozen import FrozenDict
 from lvsmon.model.vrrp import InstanceSnapshot, ParticipantSnapshot, StateEvent, TrackStatus
@@ -125,22 +125,13 @@ class Instance:
         self._apply(self.machine.start(self.clock()))
 
     async def stop(self) -> None:
-        """Shutdown: priority 0 advert if master, addresses removed, children gone."""
-        if self.machine is None or self._stopping:
+        """Shutdown: priority 0 advert if master, addresses removed, children gone.
+        Also undoes a start that failed half-way (sockets, the vmac interface)."""
+        if self._stopping:
             return
         self._stopping = True
-        trackers = self._tasks[2:]
-        for task in trackers:
-            task.cancel()  # a running check is killed with its process group
-        self._apply(self.machine.stop(self.clock()))
-        self._address_jobs.put_nowait(None)  # the worker ends after the removal
-        # The timer and address tasks end by themselves (no cancel: the last jobs must run).
-        _done, pending = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
-        for task in pending:
-            log.warning("instance %s: %s did not stop in time", self.config.name, task.get_name())
-            task.cancel()
-        if self._side_tasks:
-            await asyncio.wait(self._side_tasks, timeout=STOP_SECONDS)
+        if self.machine is not None:
+            await self._stop_running()
         if self._reannounce:
             self._reannounce.cancel()
         if self.sock:
@@ -151,6 +142,22 @@ class Instance:
                 self.send_sock.close()
             if self._vmac_saved is not None:
                 await asyncio.to_thread(send.delete_vmac, self.config.vrid, self._vmac_saved)
+
+    async def _stop_running(self) -> None:
+        trackers = self._tasks[2:]
+        for task in trackers:
+            task.cancel()  # a running check is killed with its process group
+        self._apply(self.machine.stop(self.clock()))
+        self._address_jobs.put_nowait(None)  # the worker ends after the removal
+        # The timer and address tasks end by themselves (no cancel: the last jobs must run).
+        _done, pending = (
+            await asyncio.wait(self._tasks, timeout=STOP_SECONDS) if self._tasks else ((), ())
+        )
+        for task in pending:
+            log.warning("instance %s: %s did not stop in time", self.config.name, task.get_name())
+            task.cancel()
+        if self._side_tasks:
+            await asyncio.wait(self._side_tasks, timeout=STOP_SECONDS)
 
     def snapshot(self) -> InstanceSnapshot:
         machine = self.machine
@@ -354,26 +361,77 @@ class Instance:
 
 
 class Participant:
-    """All configured instances on one asyncio loop."""
+    """The configured instances on one asyncio loop, each started and stopped on its own.
 
-    def __init__(self, configs, clock=time.monotonic, wall=time.time):
-        self.instances = [Instance(config, clock, wall) for config in configs]
-        self.wall = wall
+    ``apply(configs)`` is also how a reload changes them: an instance whose settings did not
+    change keeps running (its state, its mastership, its VIPs); a changed or removed one is
+    stopped cleanly (priority 0 if master, VIPs removed) before its successor starts. An
+    instance that cannot start (its interface is missing) is kept in ``errors`` and
+    retried by ``start_missing``; the others run meanwhile.
+    """
+
+    def __init__(self, configs=(), clock=time.monotonic, wall=time.time):
+        self.clock, self.wall = clock, wall
+        self.wanted: tuple[InstanceConfig, ...] = tuple(configs)
+        self.running: dict[str, Instance] = {}
+        self.errors: dict[str, str] = {}  # instance name -> why it does not run
 
     async def __aenter__(self) -> Participant:
-        try:
-            for instance in self.instances:
+        """Start every instance, or none: the first failure stops the others and raises."""
+        for config in self.wanted:
+            instance = Instance(config, self.clock, self.wall)
+            try:
                 await instance.start()
-        except BaseException:
-            await self.stop()
-            raise
+            except BaseException:
+                await instance.stop()
+                await self.stop()
+                raise
+            self.running[config.name] = instance
         return self
 
     async def __aexit__(self, *exc) -> None:
         await self.stop()
 
+    async def apply(self, configs) -> None:
+        """Run exactly these instances, touching only what changed."""
+        self.wanted = tuple(configs)
+        wanted = {config.name: config for config in self.wanted}
+        leaving = [
+            instance
+            for name, instance in self.running.items()
+            if wanted.get(name) != instance.config
+        ]
+        for instance in leaving:
+            del self.running[instance.config.name]
+            log.info("instance %s: stopping (%s)", instance.config.name,
+                     "changed" if instance.config.name in wanted else "removed")
+        await asyncio.gather(*(instance.stop() for instance in leaving))
+        self.errors = {name: error for name, error in self.errors.items() if name in wanted}
+        await self.start_missing()
+
+    async def start_missing(self) -> None:
+        """Start the wanted instances that do not run; remember why one cannot."""
+        for config in self.wanted:
+            if config.name in self.running:
+                continue
+            instance = Instance(config, self.clock, self.wall)
+            try:
+                await instance.start()
+            except Exception as exc:  # noqa: BLE001 - reported with its reason and retried
+                await instance.stop()
+                if not isinstance(exc, LvsmonError | OSError):
+                    log.exception("instance %s: start failed", config.name)
+                self.errors[config.name] = str(exc)
+                continue
+            self.errors.pop(config.name, None)
+            self.running[config.name] = instance
+
     async def stop(self) -> None:
-        await asyncio.gather(*(instance.stop() for instance in self.instances))
+        instances, self.running = list(self.running.values()), {}
+        await asyncio.gather(*(instance.stop() for instance in instances))
 
     def snapshot(self) -> ParticipantSnapshot:
-        return ParticipantSnapshot(self.wall(), tuple(i.snapshot() for i in self.instances))
+        return ParticipantSnapshot(
+            self.wall(),
+            tuple(self.running[c.name].snapshot() for c in self.wanted if c.name in self.running),
+        )

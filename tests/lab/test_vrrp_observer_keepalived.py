@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
+from tests.lab.vrrp_probe import Probe, history, masters_are, router
 
 pytestmark = pytest.mark.lab
 
@@ -40,55 +41,6 @@ def pair_conf(node: str, priority: int) -> str:
         vrrp_instance("V3V6", vrid=53, priority=priority, version=3, advert_int=0.5,
                       vips=["fd00:30::100/64"]),
     ])  # fmt: skip
-
-
-class Probe:
-    """The observer library running in the observer namespace, read through its snapshot file."""
-
-    def __init__(self, lab, namespace, interface: str = "eth0"):
-        self.lab = lab
-        self.path = lab.tmpdir / "vrrp-snapshot.json"
-        self.process = namespace.spawn(
-            [sys.executable, "-m", "tests.lab.vrrp_probe", self.path, interface],
-            name="vrrp-probe",
-            env={"PYTHONPATH": REPO},
-        )
-        lab.wait_for(self.path.exists, 10, what="first observer snapshot")
-
-    def segments(self) -> dict[int, dict]:
-        if not self.process.alive:
-            # An empty log with an exit code of 1 has meant the lab's temp dir had vanished.
-            present = self.lab.tmpdir.is_dir()
-            raise AssertionError(f"{self.process.describe()}\nlab tmpdir present: {present}")
-        document = json.loads(self.path.read_text())
-        return {segment["vrid"]: segment for segment in document["segments"]}
-
-    def wait(self, predicate, timeout: float, what: str):
-        """Wait until predicate(segments by VRID) is truthy; returns the segments then."""
-
-        def check():
-            segments = self.segments()
-            return segments if predicate(segments) else None
-
-        try:
-            return self.lab.wait_for(check, timeout, what=what)
-        except Exception as error:
-            raise AssertionError(f"{error}\nlast snapshot: {self.segments()}") from None
-
-
-def router(segment: dict, address: str) -> dict | None:
-    return next((r for r in segment["routers"] if r["address"] == address), None)
-
-
-def history(segment: dict, name: str) -> list[dict]:
-    return [item for item in segment["anomaly_history"] if item["name"] == name]
-
-
-def masters_are(addresses: dict[int, str]):
-    return lambda segments: all(
-        vrid in segments and segments[vrid]["master"] == address
-        for vrid, address in addresses.items()
-    )
 
 
 def all_have(name: str, active: bool = True):

@@ -16,7 +16,18 @@ def test_prometheus_rules_pass_promtool():
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 2 rules found" in result.stdout
+    assert "SUCCESS: 11 rules found" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) missing")
+def test_prometheus_rules_unit_tests_pass():
+    """Each alert fires on the series it is for, and not on the look-alikes (a preemption,
+    a short graceful release, a drain during a deploy)."""
+    tests = Path(__file__).with_name("promtool") / "lvsmon-rules.test.yml"
+    result = subprocess.run(["promtool", "test", "rules", tests.name], cwd=tests.parent,
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")

@@ -1,0 +1,252 @@
+"""Prometheus metric families of `lvsmon run`, built from one published DaemonState.
+
+A custom collector (prometheus_client's style): nothing is registered or poked by the
+sources; each rendering reads one immutable snapshot and builds fresh families. Names are
+all under ``lvsmon_``, in base units, ``_total`` for counters, ``_info`` for label sets.
+A value a source cannot know (procfs has no per-service counters) is left out, never 0.
+
+Label spellings: ``service`` as `lvsmon drain` writes it (tcp:10.0.0.1:80, fwm:7,
+tcp:[2001:db8::1]:443), ``real_server`` as ipvsadm writes it (10.0.1.2:80,
+[2001:db8::2]:80), ``family`` inet / inet6, VRRP states in lower case.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from lvsmon import __version__
+from lvsmon.model import Counters, IpvsTable
+from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.vrrp import ANOMALY_NAMES, STATES, ObserverSnapshot, ParticipantSnapshot
+
+SOURCE_NAMES = ("vrrp", "participant", "ipvs", "snat")
+# (model field, metric name part, unit, help): the IPVS counters of services and real servers
+IPVS_COUNTERS = (
+    ("connections", "connections", "", "Connections scheduled"),
+    ("packets_in", "incoming_packets", "", "Packets received"),
+    ("packets_out", "outgoing_packets", "", "Packets sent"),
+    ("bytes_in", "incoming_bytes", "", "Bytes received"),
+    ("bytes_out", "outgoing_bytes", "", "Bytes sent"),
+)
+VIEW_LABELS = ["interface", "family", "vrid"]
+ROUTER_LABELS = [*VIEW_LABELS, "router"]
+# Not "instance": Prometheus sets that label on every target (it would become
+# "exported_instance"); keepalived exporters say "iname", lvsmon says what it is.
+INSTANCE_LABELS = ["vrrp_instance", "interface", "vrid"]
+
+
+def families(state: DaemonState, now: float) -> Iterator[Metric]:
+    """Every family of one state: health first, then each source's own."""
+    yield from health_families(state, now)
+    if state.vrrp.snapshot is not None:
+        yield from observer_families(state.vrrp.snapshot)
+    if state.participant.snapshot is not None:
+        yield from participant_families(state.participant.snapshot)
+    if state.ipvs.snapshot is not None:
+        yield from ipvs_families(state.ipvs.snapshot)
+
+
+# -- health ------------------------------------------------------------------------------
+
+
+def health_families(state: DaemonState, now: float) -> Iterator[Metric]:
+    build = InfoMetricFamily("lvsmon_build", "lvsmon's version and the Python running it.")
+    build.add_metric([], {"version": __version__, "python": platform.python_version()})
+    yield build
+    yield GaugeMetricFamily("lvsmon_start_time_seconds", "When the daemon started, seconds since "
+                            "the epoch.", value=state.daemon.started_at)  # fmt: skip
+    up = GaugeMetricFamily("lvsmon_source_up", "1 when the source's last attempt worked; 0 when "
+                           "it failed (see lvsmon status for why).", labels=["source"])  # fmt: skip
+    success = GaugeMetricFamily(
+        "lvsmon_source_last_success_timestamp_seconds",
+        "When the source last worked, seconds since the epoch.", labels=["source"])
+    age = GaugeMetricFamily(
+        "lvsmon_source_last_success_age_seconds",
+        "Seconds since the source last worked (at this scrape).", labels=["source"])
+    failures = CounterMetricFamily(
+        "lvsmon_source_failures", "Failed attempts of the source since the daemon started.",
+        labels=["source"])
+    for name in SOURCE_NAMES:
+        source: SourceState = getattr(state, name)
+        if not source.enabled:
+            continue
+        up.add_metric([name], 1 if source.available else 0)
+        failures.add_metric([name], source.failures)
+        if source.last_success is not None:
+            success.add_metric([name], source.last_success)
+            age.add_metric([name], max(0.0, now - source.last_success))
+    yield from (up, success, age, failures)
+
+
+# -- the VRRP observer ---------------------------------------------------------------------
+
+
+def observer_families(snapshot: ObserverSnapshot) -> Iterator[Metric]:
+    masters = GaugeMetricFamily(
+        "lvsmon_vrrp_masters", "Routers advertising as master now: 1 is healthy, 0 no master, "
+        "2 or more split brain.", labels=VIEW_LABELS)  # fmt: skip
+    changes = CounterMetricFamily(
+        "lvsmon_vrrp_master_changes", "Times the master of the VRID changed since the daemon "
+        "started.", labels=VIEW_LABELS)  # fmt: skip
+    anomaly = GaugeMetricFamily(
+        "lvsmon_vrrp_anomaly", "1 while the anomaly is active on the VRID, else 0 (one series per "
+        "known anomaly).", labels=[*VIEW_LABELS, "anomaly"])  # fmt: skip
+    routers = GaugeMetricFamily("lvsmon_vrrp_routers", "Routers heard on the VRID.",
+                                labels=VIEW_LABELS)
+    priority = GaugeMetricFamily("lvsmon_vrrp_router_priority", "Priority in the router's last "
+                                 "advert (0: it is giving up mastership).",
+                                 labels=ROUTER_LABELS)  # fmt: skip
+    interval = GaugeMetricFamily("lvsmon_vrrp_router_advert_interval_seconds",
+                                 "Advert interval in the router's last advert.",
+                                 labels=ROUTER_LABELS)
+    adverts = CounterMetricFamily("lvsmon_vrrp_router_adverts", "Adverts heard from the router.",
+                                  labels=ROUTER_LABELS)
+    last = GaugeMetricFamily("lvsmon_vrrp_router_last_advert_timestamp_seconds",
+                             "When the router's last advert was heard, seconds since the epoch.",
+                             labels=ROUTER_LABELS)
+    master = GaugeMetricFamily("lvsmon_vrrp_router_master", "1 while the router advertises as "
+                               "master (it sent a non-zero priority within its Master_Down_"
+                               "Interval), else 0.", labels=ROUTER_LABELS)  # fmt: skip
+    info = InfoMetricFamily("lvsmon_vrrp_router", "What the router's last advert says.",
+                            labels=ROUTER_LABELS)
+    for view in snapshot.segments:
+        key = [view.interface, view.family, str(view.vrid)]
+        masters.add_metric(key, len(view.masters))
+        changes.add_metric(key, view.master_changes)
+        routers.add_metric(key, len(view.routers))
+        active = set(view.anomaly_names)
+        for name in ANOMALY_NAMES:
+            anomaly.add_metric([*key, name], 1 if name in active else 0)
+        for router in view.routers:
+            labels = [*key, router.address]
+            priority.add_metric(labels, router.priority)
+            interval.add_metric(labels, router.advert_interval_seconds)
+            adverts.add_metric(labels, router.adverts)
+            last.add_metric(labels, router.last_seen)
+            master.add_metric(labels, 1 if router.advertising else 0)
+            info.add_metric(labels, {
+                "version": str(router.version), "auth_type": router.auth_type or "",
+                "vips": ",".join(router.vips), "checksum_form": router.checksum_form or "",
+            })  # fmt: skip
+    yield from (masters, changes, anomaly, routers, priority, interval, adverts, last, master,
+                info)  # fmt: skip
+    decoded = CounterMetricFamily("lvsmon_vrrp_adverts_decoded", "VRRP packets decoded.",
+                                  labels=["interface"])
+    rejected = CounterMetricFamily(
+        "lvsmon_vrrp_packets_rejected", "Packets on the VRRP sockets that could not be read as "
+        "adverts, by reason.", labels=["interface", "reason"])  # fmt: skip
+    for interface, counts in sorted(snapshot.decode_counts.items()):
+        decoded.add_metric([interface], counts.decoded)
+        for reason, count in sorted(counts.rejected.items()):
+            rejected.add_metric([interface, reason], count)
+    yield from (decoded, rejected)
+
+
+# -- the VRRP participant ---------------------------------------------------------------
+
+
+def participant_families(snapshot: ParticipantSnapshot) -> Iterator[Metric]:
+    state = GaugeMetricFamily("lvsmon_vrrp_instance_state", "1 for the instance's current state "
+                              "(init, backup, master, fault), else 0.",
+                              labels=[*INSTANCE_LABELS, "state"])  # fmt: skip
+    priority = GaugeMetricFamily("lvsmon_vrrp_instance_priority", "Effective priority (the base "
+                                 "priority plus track weights).", labels=INSTANCE_LABELS)
+    base = GaugeMetricFamily("lvsmon_vrrp_instance_base_priority", "Configured priority.",
+                             labels=INSTANCE_LABELS)
+    transitions = CounterMetricFamily("lvsmon_vrrp_instance_transitions", "State changes since "
+                                      "the instance started.", labels=INSTANCE_LABELS)
+    sent = CounterMetricFamily("lvsmon_vrrp_instance_adverts_sent", "Adverts sent.",
+                               labels=INSTANCE_LABELS)
+    received = CounterMetricFamily("lvsmon_vrrp_instance_adverts_received", "Adverts accepted "
+                                   "from other routers of the VRID.", labels=INSTANCE_LABELS)
+    dropped = CounterMetricFamily("lvsmon_vrrp_instance_adverts_dropped", "Adverts not accepted, "
+                                  "by reason (RFC 5798 7.1).", labels=[*INSTANCE_LABELS, "reason"])
+    track = GaugeMetricFamily("lvsmon_vrrp_instance_track_up", "1 while the track command "
+                              "succeeds, 0 while it fails.", labels=[*INSTANCE_LABELS, "track"])
+    for instance in snapshot.instances:
+        key = [instance.name, instance.interface, str(instance.vrid)]
+        for name in STATES:
+            state.add_metric([*key, _STATE_LABELS[name]], 1 if instance.state == name else 0)
+        priority.add_metric(key, instance.priority)
+        base.add_metric(key, instance.base_priority)
+        transitions.add_metric(key, instance.transitions)
+        sent.add_metric(key, instance.adverts_sent)
+        received.add_metric(key, instance.adverts_received)
+        for reason, count in sorted(instance.dropped.items()):
+            dropped.add_metric([*key, reason], count)
+        for status in instance.tracks:
+            if status.ok is not None:
+                track.add_metric([*key, status.name], 1 if status.ok else 0)
+    yield from (state, priority, base, transitions, sent, received, dropped, track)
+
+
+_STATE_LABELS = {"INITIALIZE": "init", "BACKUP": "backup", "MASTER": "master", "FAULT": "fault"}
+
+
+# -- IPVS ------------------------------------------------------------------------------
+
+
+def ipvs_families(table: IpvsTable) -> Iterator[Metric]:
+    service_info = InfoMetricFamily("lvsmon_ipvs_service", "A virtual service and its settings.",
+                                    labels=["service"])
+    server_info = InfoMetricFamily("lvsmon_ipvs_real_server", "A real server's forwarding method.",
+                                   labels=["service", "real_server"])
+    servers = GaugeMetricFamily("lvsmon_ipvs_service_real_servers", "Real servers of the service.",
+                                labels=["service"])
+    available = GaugeMetricFamily("lvsmon_ipvs_service_real_servers_available", "Real servers of "
+                                  "the service with weight > 0.", labels=["service"])
+    weight = GaugeMetricFamily("lvsmon_ipvs_real_server_weight", "Weight (0: no new connections).",
+                               labels=["service", "real_server"])
+    active = GaugeMetricFamily("lvsmon_ipvs_real_server_active_connections", "Active connections.",
+                               labels=["service", "real_server"])
+    inactive = GaugeMetricFamily("lvsmon_ipvs_real_server_inactive_connections",
+                                 "Inactive connections.", labels=["service", "real_server"])
+    service_counters = _counter_families("service", ["service"])
+    server_counters = _counter_families("real_server", ["service", "real_server"])
+    for service in table.services:
+        name = service.name
+        service_info.add_metric([name], {
+            "scheduler": service.scheduler, "protocol": service.protocol,
+            "address": service.address or "", "port": _text(service.port),
+            "fwmark": _text(service.fwmark), "family": service.key.family or "",
+            "persistence": _text(service.persistence_timeout_seconds),
+            "flags": ",".join(service.flags),
+        })  # fmt: skip
+        servers.add_metric([name], len(service.real_servers))
+        available.add_metric([name], sum(1 for rs in service.real_servers if rs.weight > 0))
+        _add_counters(service_counters, [name], service.stats)
+        for rs in service.real_servers:
+            labels = [name, rs.endpoint]
+            server_info.add_metric(labels, {"forward": rs.forward})
+            weight.add_metric(labels, rs.weight)
+            active.add_metric(labels, rs.active_connections)
+            inactive.add_metric(labels, rs.inactive_connections)
+            _add_counters(server_counters, labels, rs.stats)
+    yield from (service_info, servers, available, *service_counters)
+    yield from (server_info, weight, active, inactive, *server_counters)
+    totals = _counter_families("", [])
+    _add_counters(totals, [], table.stats)
+    yield from (family for family in totals if family.samples)
+
+
+def _counter_families(kind: str, labels: list[str]) -> list[CounterMetricFamily]:
+    prefix = f"lvsmon_ipvs_{kind}_" if kind else "lvsmon_ipvs_"
+    whose = {"service": " by the service", "real_server": " by the real server"}.get(
+        kind, " by IPVS in all")
+    return [CounterMetricFamily(prefix + part, text + whose + ".", labels=labels)
+            for _field, part, _unit, text in IPVS_COUNTERS]  # fmt: skip
+
+
+def _add_counters(families: list[CounterMetricFamily], labels: list[str], counters: Counters
+                  ) -> None:
+    for family, value in zip(families, counters.values(), strict=True):
+        if value is not None:  # procfs cannot know it: absent, never 0
+            family.add_metric(labels, value)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
