@@ -23,6 +23,7 @@ from lvsmon.model import SnatConnection
 from lvsmon.snat.status import read_status
 from lvsmon.snat.store_sqlite import Loss, SqliteStore
 from lvsmon_exporter.snat import registry_for
+from tests.plugin_output import run_plugin
 
 REPO = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
@@ -72,9 +73,10 @@ def write(tmp_path: Path, doc: dict) -> Path:
 
 
 def check(*args: str) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, "-m", "lvsmon_nagios.check_snat", *args],
-                          capture_output=True, text=True, timeout=30, cwd=REPO)
-    return done.returncode, done.stdout + done.stderr
+    """Exit code and stdout of check_snat; its output strictly judged (tests.plugin_output)."""
+    run = run_plugin([sys.executable, "-m", "lvsmon_nagios.check_snat", *args], timeout=30,
+                     cwd=REPO)
+    return run.code, run.stdout
 
 
 def perfdata(output: str) -> dict[str, str]:
@@ -161,8 +163,10 @@ def test_check_dropped_records_are_critical_and_a_failing_sink_warns(tmp_path, s
 def test_check_usage_error_is_unknown_and_help_explains(tmp_path):
     code, out = check("--no-such-option")
     assert code == UNKNOWN and "SNAT UNKNOWN" in out
-    code, out = check("--help")
-    assert code == OK
+    done = subprocess.run([sys.executable, "-m", "lvsmon_nagios.check_snat", "--help"],
+                          capture_output=True, text=True, timeout=30, cwd=REPO)
+    code, out = done.returncode, done.stdout
+    assert code == OK and not done.stderr
     assert "CRITICAL when the recorder is not running" in out and "Exit codes" in out
 
 
