@@ -87,6 +87,27 @@ def same_service(wanted: ServiceKey, key: ServiceKey) -> bool:
             and None in (wanted.family, key.family))
 
 
+def service_name(service: VirtualService) -> str:
+    """ipvsadm's spelling. /proc/net/ip_vs does not give a firewall mark's family: there a
+    mark whose real servers are all IPv6 is named fwm6:N, so that IPv4 and IPv6 services
+    of one mark (common with dual-stack keepalived) keep apart."""
+    key = service.key
+    if key.protocol == "fwm" and key.family is None and service.real_servers and all(
+            rs.family == "inet6" for rs in service.real_servers):
+        return f"fwm6:{key.fwmark}"
+    return str(key)
+
+
+def find(table: IpvsTable, key: ServiceKey) -> VirtualService | None:
+    """lvsmon.ipvs.find_service, choosing by service_name where procfs leaves a mark's
+    family open and both families use it."""
+    if key.protocol != "fwm":
+        return find_service(table, key)
+    matches = [service for service in table.services if same_service(key, service.key)]
+    named = [service for service in matches if service_name(service) == str(key)]
+    return (named or matches or [None])[0]
+
+
 @dataclass(frozen=True)
 class ServiceHealth:
     """One virtual service as the check sees it; sorry servers are counted apart."""
@@ -119,7 +140,7 @@ def assess(service: VirtualService, sorry: frozenset[Endpoint],
     sorry_weighted = tuple(rs.endpoint for rs in service.real_servers
                            if (rs.address, rs.port) in sorry and rs.weight > 0)
     return ServiceHealth(
-        name=name or str(service.key),
+        name=name or service_name(service),
         real_servers=len(real),
         available=sum(rs.weight > 0 for rs in real),
         weight_zero=sum(rs.weight == 0 for rs in real),
@@ -161,8 +182,7 @@ class IpvsServices(nagiosplugin.Resource):
                 yield nagiosplugin.Metric(perf_label(str(wanted), "missing"), str(wanted),
                                           context="missing")
                 continue
-            # Named as asked: procfs cannot tell fwm:7 from fwm6:7, netlink can.
-            health = assess(service, self.sorry.of(service), str(wanted))
+            health = assess(service, self.sorry.of(service), self._unique(wanted, service))
             self.health[health.name] = health
             yield from self._metrics(health)
         yield nagiosplugin.Metric("services", len(self.health), min=0, context="services")
@@ -182,7 +202,16 @@ class IpvsServices(nagiosplugin.Resource):
             yield from ((service.key, service) for service in table.services)
             return
         for key in self.selected:
-            yield key, find_service(table, key)
+            yield key, find(table, key)
+
+    def _unique(self, wanted: ServiceKey, service: VirtualService) -> str:
+        """The service's name: as asked for with --service, else its own; a name met before
+        (a mark of either family without real servers, from procfs) gets "#2", "#3"..."""
+        name = str(wanted) if self.selected else service_name(service)
+        number = 1
+        while (f"{name}#{number}" if number > 1 else name) in self.health:
+            number += 1
+        return f"{name}#{number}" if number > 1 else name
 
     def _metrics(self, health: ServiceHealth) -> Iterator[nagiosplugin.Metric]:
         name, total = health.name, health.real_servers

@@ -198,6 +198,26 @@ def test_firewall_mark_and_ipv6_spellings(tmp_path):
     assert check(root, "--service", "tcp:[2001:DB8:0::1]:443").code == OK  # normalised
 
 
+def test_one_mark_in_both_families_from_procfs(tmp_path):
+    """procfs prints both as "FWM 00000007": their real servers tell them apart."""
+    ip_vs = ip_vs_text({"fwm:7": [("10.0.1.1", 0, 1, 0, 0)]}) + "".join(
+        ip_vs_text({"fwm:7": [("2001:db8::11", 0, 0, 0, 0), ("2001:db8::12", 0, 2, 0, 0)]})
+        .splitlines(keepends=True)[3:])
+    root = procfs(tmp_path, {})
+    (root / "net" / "ip_vs").write_text(ip_vs)
+    run = check(root)
+    assert run.code == OK
+    assert values(run)["fwm:7 available"] == 1 and values(run)["fwm6:7 available"] == 1
+    assert values(run)["fwm6:7 weight_zero"] == 1
+    assert values(check(root, "--service", "fwm6:7"))["fwm6:7 weight_zero"] == 1
+    assert values(check(root, "--service", "fwm:7"))["fwm:7 weight_zero"] == 0
+    # Without real servers nothing tells them apart: the second keeps a name of its own.
+    (root / "net" / "ip_vs").write_text(ip_vs_text({"fwm:7": []}) + "FWM  00000007 rr \n")
+    run = check(root)
+    assert run.code == CRITICAL and {"fwm:7 available", "fwm:7#2 available"} <= set(
+        run.output.perfdata)
+
+
 def test_an_empty_table_warns_unless_services_are_named(tmp_path):
     run = check(procfs(tmp_path, {}))
     assert run.code == WARNING
