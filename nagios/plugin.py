@@ -218,7 +218,7 @@ def run(parser: PluginParser, build: Callable[[argparse.Namespace], nagiosplugin
             text, code = render(check, verbose)
     except PluginTimeout as exc:
         return unknown(parser.check_name,
-                       f"no result within {exc.seconds} s (-t {exc.seconds}): timed out")
+                       f"timed out: no result within {exc.seconds} s (-t {exc.seconds})")
     except (LvsmonError, nagiosplugin.CheckError) as exc:
         return unknown(parser.check_name, str(exc))
     except OSError as exc:  # a file or socket the check needs, outside lvsmon's own errors

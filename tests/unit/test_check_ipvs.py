@@ -323,7 +323,7 @@ def test_a_read_that_hangs_is_unknown_after_the_timeout(tmp_path):
     root = tmp_path / "proc"
     (root / "net").mkdir(parents=True)
     os.mkfifo(root / "net" / "ip_vs")
-    one_line_unknown(check(root, "-t", "1"), "no result within 1 s (-t 1): timed out")
+    one_line_unknown(check(root, "-t", "1"), "timed out: no result within 1 s (-t 1)")
 
 
 def test_help_and_version_go_to_stdout():
