@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugin_output import judged
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ipvs"
 HEAVY = ("prometheus_client", "lvsmon_exporter", "pysnmp", "lvsmon_snmp", "asyncio",
@@ -40,6 +42,7 @@ def loaded_by(module: str, *argv: str) -> tuple[int, str, list[str]]:
                           capture_output=True, text=True, timeout=60, cwd=REPO)
     marker = [line for line in done.stderr.splitlines() if line.startswith("LOADED ")]
     assert marker, done.stderr
+    judged(done.returncode, done.stdout)
     return done.returncode, done.stdout, json.loads(marker[0].removeprefix("LOADED "))
 
 

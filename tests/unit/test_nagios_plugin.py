@@ -115,6 +115,8 @@ def run_demo(capsys, value, *argv) -> tuple[int, str]:
     code = run(demo_parser(), demo_check(value), list(argv))
     out = capsys.readouterr()
     assert out.err == ""
+    if not {"-V", "--help"} & set(argv):
+        judged(code, out.out)
     return code, out.out
 
 
