@@ -88,22 +88,23 @@ def test_a_real_server_at_weight_0_against_thresholds(topo):
         assert run.code == OK  # one of two still takes connections
         assert run.status_line == (f"IPVS OK - {DRAIN}: 1 of 2 real servers available "
                                    "(1 at weight 0), 0 active / 0 inactive connections")
-        run = both(topo, "--service", DRAIN, "-w", "2:", "-c", "1:")
+        # The same table under other thresholds: netlink alone (agreement shown above).
+        run = check(topo, "--service", DRAIN, "-w", "2:", "-c", "1:")
         assert run.code == WARNING
         assert run.output.summary == f"{DRAIN}: 1 of 2 real servers available (less than 2)"
-        assert both(topo, "--service", DRAIN, "-c", "2:").code == CRITICAL
-        run = both(topo, "--service", DRAIN, "--warning-weight-zero", "0")
+        assert check(topo, "--service", DRAIN, "-c", "2:").code == CRITICAL
+        run = check(topo, "--service", DRAIN, "--warning-weight-zero", "0")
         assert run.code == WARNING
         assert run.output.summary == f"{DRAIN}: 1 real server at weight 0 (more than 0)"
-        run = both(topo, "--service", DRAIN, "--warning-available-percent", "50:",
+        run = check(topo, "--service", DRAIN, "--warning-available-percent", "50:",
                    "--critical-available-percent", "60:")
         assert run.code == CRITICAL
         assert run.output.summary == f"{DRAIN}: 50% of real servers available (less than 60)"
         perf = run.output.perfdata[f"{DRAIN} available_percent"]
         assert (perf.value, perf.warn, perf.crit) == (50, "50:", "60:")
         # Without --service every service is judged: the others are healthy.
-        assert both(topo, "--warning-weight-zero", "0").code == WARNING
-    assert both(topo, "--service", DRAIN, "--warning-weight-zero", "0").code == OK
+        assert check(topo, "--warning-weight-zero", "0").code == WARNING
+    assert check(topo, "--service", DRAIN, "--warning-weight-zero", "0").code == OK
 
 
 def test_all_weights_0_is_critical(topo):
@@ -112,7 +113,7 @@ def test_all_weights_0_is_critical(topo):
         assert run.code == CRITICAL
         assert run.status_line == (f"IPVS CRITICAL - {DRAIN}: 0 of 2 real servers available "
                                    "(all at weight 0)")
-        assert both(topo, "--service", DRAIN, "-w", "0:").code == CRITICAL
+        assert check(topo, "--service", DRAIN, "-w", "0:").code == CRITICAL
 
 
 def test_only_the_sorry_server_has_weight(topo):
@@ -120,13 +121,13 @@ def test_only_the_sorry_server_has_weight(topo):
     topo.ipvsadm("-a", *spec.ipvsadm_id(), "-r", SORRY, "-m", "-w", "1")
     try:
         with weights(topo, "drain", {"rs1": 0, "rs3": 0}):
-            assert both(topo, "--service", DRAIN).code == OK  # not named: a real server
+            assert check(topo, "--service", DRAIN).code == OK  # not named: a real server
             run = both(topo, "--service", DRAIN, "--sorry", SORRY)
             assert run.code == CRITICAL
             assert run.status_line == (f"IPVS CRITICAL - {DRAIN}: 0 of 2 real servers "
                                        f"available (only the sorry server {SORRY} has weight)")
-            assert both(topo, "--sorry", SORRY, "--sorry-state", "warning").code == WARNING
-            assert both(topo, "--sorry", f"{DRAIN}={SORRY}").code == CRITICAL
+            assert check(topo, "--sorry", SORRY, "--sorry-state", "warning").code == WARNING
+            assert check(topo, "--sorry", f"{DRAIN}={SORRY}").code == CRITICAL
         run = both(topo, "--service", DRAIN, "--sorry", SORRY)
         assert run.code == OK
         assert "2 of 2 real servers available (0 at weight 0), sorry server" in run.status_line
