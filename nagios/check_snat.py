@@ -14,13 +14,12 @@ recorder's user or one that may read both.
 from __future__ import annotations
 
 import argparse
-import sys
 
 import nagiosplugin
 
-from lvsmon.errors import LvsmonError
 from lvsmon.snat.config import DEFAULT_STATUS_FILE, load_config
 from lvsmon.snat.status import STALE_AFTER_SECONDS, SnatStatus, read_status
+from lvsmon_nagios.plugin import PluginParser, ThresholdContext, WorstFirstSummary, run, threshold
 
 DEFAULT_WARNING = "0"  # Nagios range: warn outside 0..0, that is on any lost event
 DEFAULT_CRITICAL = "1000"
@@ -79,23 +78,6 @@ class RunningContext(nagiosplugin.Context):
         return nagiosplugin.Performance(metric.name, metric.value, min=0, max=1)
 
 
-class LossContext(nagiosplugin.ScalarContext):
-    """Lost events against -w/-c; a plain "N" range is worded "more than N"."""
-
-    def __init__(self, warning: str, critical: str):
-        super().__init__("lost_events", warning, critical,
-                         fmt_metric="{value} events lost since the recorder started")
-
-    def evaluate(self, metric, resource):
-        result = super().evaluate(metric, resource)
-        if result.state == nagiosplugin.Ok:
-            return result
-        limit = self.critical if result.state == nagiosplugin.Critical else self.warning
-        if not limit.invert and limit.start == 0 and limit.end != float("inf"):
-            return self.result_cls(result.state, f"more than {limit.end:g}", metric)
-        return result
-
-
 class FailingSinksContext(nagiosplugin.ScalarContext):
     """WARNING while a sink cannot write (the recorder holds its records and retries)."""
 
@@ -111,7 +93,7 @@ class FailingSinksContext(nagiosplugin.ScalarContext):
         return self.result_cls(nagiosplugin.Warn, f"sink failing: {failing}", metric)
 
 
-class SnatSummary(nagiosplugin.Summary):
+class SnatSummary(WorstFirstSummary):
     """One line: the recorder's state when all is well, else every problem, worst first."""
 
     def ok(self, results):
@@ -122,19 +104,15 @@ class SnatSummary(nagiosplugin.Summary):
                 f"{recorder.events_per_second} events/s, "
                 f"{recorder.lost_events} events lost{stored}")
 
-    def problem(self, results):
-        worst_first = sorted((r for r in results if r.state != nagiosplugin.Ok),
-                             key=lambda r: r.state.code, reverse=True)
-        return "; ".join(str(r) for r in worst_first)
 
-
-def make_check(status_file: str, store: str | None, warning: str = DEFAULT_WARNING,
-               critical: str = DEFAULT_CRITICAL,
+def make_check(status_file: str, store: str | None, warning: nagiosplugin.Range | None,
+               critical: nagiosplugin.Range | None,
                stale_after_seconds: float = STALE_AFTER_SECONDS) -> nagiosplugin.Check:
     return nagiosplugin.Check(
         SnatRecorder(status_file, store, stale_after_seconds),
         RunningContext("running"),
-        LossContext(warning, critical),
+        ThresholdContext("lost_events", warning, critical,
+                         describe="{value} events lost since the recorder started"),
         nagiosplugin.ScalarContext(
             "records_dropped", critical="0",
             fmt_metric="{value} records dropped: no sink could take them in time"),
@@ -147,17 +125,9 @@ def make_check(status_file: str, store: str | None, warning: str = DEFAULT_WARNI
     )
 
 
-class PluginArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        # Nagios plugin API: a usage error is UNKNOWN (3), not argparse's 2 (CRITICAL).
-        self.print_usage(sys.stderr)
-        self.exit(3, f"SNAT UNKNOWN - {self.prog}: {message}\n")
-
-
-def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = PluginArgumentParser(
-        prog="check_snat", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def make_parser() -> PluginParser:
+    parser = PluginParser(
+        "check_snat", "SNAT", description=__doc__,
         epilog="Performance data: running, lost_events, records_dropped, failing_sinks, "
                "events_per_second, overflows (ENOBUFS on the event socket), ends_lost "
                "(connections whose end was not seen) and records (in the store). Counters "
@@ -167,10 +137,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                "Example (nrpe.cfg):\n"
                "  command[check_snat]=/usr/bin/check_snat -w 0 -c 1000 "
                "--status-file /run/lvsmon/snat-status.json")
-    parser.add_argument("-w", "--warning", default=DEFAULT_WARNING, metavar="RANGE",
+    parser.add_argument("-w", "--warning", type=threshold, default=DEFAULT_WARNING,
+                        metavar="RANGE",
                         help="Nagios range of lost events that is still OK; outside it: "
                              "WARNING [default: %(default)s, any loss warns].")
-    parser.add_argument("-c", "--critical", default=DEFAULT_CRITICAL, metavar="RANGE",
+    parser.add_argument("-c", "--critical", type=threshold, default=DEFAULT_CRITICAL,
+                        metavar="RANGE",
                         help="Nagios range of lost events that is not yet CRITICAL "
                              "[default: %(default)s].")
     parser.add_argument("--status-file", metavar="PATH",
@@ -184,25 +156,17 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         metavar="SECONDS",
                         help="A status file older than this means the recorder is not "
                              "running [default: %(default)g].")
-    parser.add_argument("-t", "--timeout", type=int, default=10, metavar="SECONDS",
-                        help="UNKNOWN after this long [default: %(default)s].")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="More output (repeat for more).")
-    return parser.parse_args(argv)
+    return parser
 
 
-@nagiosplugin.guarded
-def main(argv: list[str] | None = None) -> None:
-    args = parse_arguments(argv)
-    status_file = args.status_file
-    if status_file is None:
-        try:
-            status_file = load_config(args.config).status_file
-        except LvsmonError as exc:
-            raise nagiosplugin.CheckError(str(exc)) from exc
-    check = make_check(status_file, args.store, args.warning, args.critical, args.stale_after)
-    check.main(verbose=args.verbose, timeout=args.timeout)
+def build(args: argparse.Namespace) -> nagiosplugin.Check:
+    status_file = args.status_file or load_config(args.config).status_file
+    return make_check(status_file, args.store, args.warning, args.critical, args.stale_after)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(make_parser(), build, argv)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

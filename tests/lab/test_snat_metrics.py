@@ -13,42 +13,27 @@ read its status file (0600) and store.
 from __future__ import annotations
 
 import json
-import os
-import pwd
 import shutil
 import signal
-import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
+from tests.lab import nrpe
 from tests.lab import snat_topology as topo
+from tests.plugin_output import judged
 
 ROUTER_MONITOR, MONITOR = "10.71.3.1", "10.71.3.2"
-NRPE_PORT, EXPORTER_PORT, PROMETHEUS_PORT = 5666, 9567, 9090
-CHECK_NRPE = "/usr/lib/nagios/plugins/check_nrpe"
-SYSTEM_PYTHON = "/usr/bin/python3"
-USER = "nagios"  # Debian's nrpe user
+EXPORTER_PORT, PROMETHEUS_PORT = 9567, 9090
 OK, WARNING, CRITICAL = 0, 1, 2
 
 
 def missing() -> str | None:
     """Why this test cannot run here, or None."""
-    if not all(shutil.which(p) for p in ("nrpe", "prometheus", "promtool", "setpriv")) or \
-            not Path(CHECK_NRPE).exists():
-        return "needs Debian nagios-nrpe-server, nagios-nrpe-plugin and prometheus"
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    try:
-        theirs = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print('%d.%d' % "
-                                 "sys.version_info[:2])"], capture_output=True, text=True,
-                                timeout=10).stdout.strip()
-    except OSError:
-        theirs = None
-    if theirs != version:
-        return f"needs {SYSTEM_PYTHON} {version} (runs check_snat as {USER})"
-    return None
+    if not all(shutil.which(p) for p in ("prometheus", "promtool")):
+        return "needs Debian prometheus"
+    return nrpe.missing()
 
 
 _MISSING = missing()
@@ -56,19 +41,9 @@ pytestmark = [pytest.mark.lab, pytest.mark.skipif(_MISSING is not None, reason=s
 
 
 def as_user(argv: list[str]) -> list[str]:
-    """argv run as USER with CAP_NET_ADMIN only (conntrack events, SO_RCVBUFFORCE)."""
-    return ["setpriv", "--reuid", USER, "--regid", USER, "--init-groups", "--inh-caps",
-            "+net_admin", "--ambient-caps", "+net_admin", *argv]
-
-
-def user_dir(lab) -> Path:
-    """A directory USER owns inside the lab's temp dir (root's, 0700: let USER through)."""
-    entry = pwd.getpwnam(USER)
-    os.chmod(lab.tmpdir, 0o711)
-    path = Path(lab.tmpdir) / "snat"
-    path.mkdir()
-    os.chown(path, entry.pw_uid, entry.pw_gid)
-    return path
+    """argv run as nrpe's user with CAP_NET_ADMIN only (conntrack events, SO_RCVBUFFORCE)."""
+    return ["setpriv", "--reuid", nrpe.USER, "--regid", nrpe.USER, "--init-groups",
+            "--inh-caps", "+net_admin", "--ambient-caps", "+net_admin", *argv]
 
 
 def start_recorder(snat, home: Path):
@@ -87,52 +62,10 @@ def start_recorder(snat, home: Path):
     return proc, status
 
 
-def check_snat_program(home: Path) -> Path:
-    """check_snat as an installed console script would be, for USER: this venv's own Python
-    may live where USER cannot read (pyenv under /root), so Debian's python3 of the same
-    version runs it with the venv's packages added."""
-    program = home / "check_snat"
-    program.write_text(
-        f"#!{SYSTEM_PYTHON}\n"
-        "import site\n"
-        f"site.addsitedir({sysconfig.get_paths()['purelib']!r})\n"
-        "from lvsmon_nagios.check_snat import main\n"
-        "main()\n")
-    program.chmod(0o755)
-    return program
-
-
-def start_nrpe(snat, home: Path, status: Path):
-    conf = home / "nrpe.cfg"
-    check = f"{check_snat_program(home)} --status-file {status} -w 0 -c 1000"
-    conf.write_text(
-        f"log_file={home / 'nrpe.log'}\n"
-        f"debug=1\n"
-        f"pid_file={home / 'nrpe.pid'}\n"
-        f"server_address={ROUTER_MONITOR}\n"
-        f"server_port={NRPE_PORT}\n"
-        f"nrpe_user={USER}\n"
-        f"nrpe_group={USER}\n"
-        f"allowed_hosts={MONITOR}\n"
-        f"dont_blame_nrpe=0\n"
-        f"allow_bash_command_substitution=0\n"
-        f"command_timeout=30\n"
-        f"connection_timeout=60\n"
-        f"command[check_snat]={check}\n")
-    nrpe = snat.router.spawn(["nrpe", "-c", str(conf), "-f"], name="nrpe")
-    snat.lab.wait_for(lambda: listening(snat.router, NRPE_PORT), 10, what="nrpe listening")
-    return nrpe
-
-
-def listening(ns, port: int) -> bool:
-    out = ns.run(["ss", "-Hltn", f"sport = :{port}"]).stdout
-    return bool(out.strip())
-
-
 def check_nrpe(monitor) -> tuple[int, str]:
-    done = monitor.run([CHECK_NRPE, "-H", ROUTER_MONITOR, "-p", str(NRPE_PORT), "-c",
-                        "check_snat", "-t", "30"], check=False, timeout=40)
-    return done.returncode, done.stdout.strip()
+    code, out = nrpe.check_nrpe(monitor, ROUTER_MONITOR, "check_snat")
+    judged(code, out)  # the guidelines' output rules, perfdata included
+    return code, out.strip()
 
 
 def perfdata(output: str) -> dict[str, str]:
@@ -156,7 +89,7 @@ def start_prometheus(snat, monitor, home: Path):
                           f"--storage.tsdb.path={storage}",
                           f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}"],
                          name="prometheus")
-    snat.lab.wait_for(lambda: listening(monitor, PROMETHEUS_PORT), 30,
+    snat.lab.wait_for(lambda: nrpe.listening(monitor, PROMETHEUS_PORT), 30,
                       what="prometheus listening")
     return proc
 
@@ -188,14 +121,17 @@ def test_loss_shows_in_check_snat_over_nrpe_and_in_prometheus(lab):
     monitor = lab.namespace("monitor")
     lab.veth(snat.router, monitor, f"{ROUTER_MONITOR}/24", f"{MONITOR}/24",
              a_ifname="to-monitor", b_ifname="eth0")
-    home = user_dir(lab)
+    home = nrpe.user_dir(lab, "snat")
     recorder, status = start_recorder(snat, home)
-    start_nrpe(snat, home, status)
+    check = f"{nrpe.plugin_program(home, 'check_snat')} --status-file {status} -w 0 -c 1000"
+    nrpe.start_nrpe(lab, snat.router, home, {"check_snat": check}, ROUTER_MONITOR,
+                    allowed_hosts=MONITOR)
     exporter = snat.router.spawn(
         [sys.executable, "-m", "lvsmon", "snat", "exporter", "--listen",
          f"{ROUTER_MONITOR}:{EXPORTER_PORT}", "--status-file", str(status)],
         name="exporter", env=topo.PYTHON_ENV)
-    lab.wait_for(lambda: listening(snat.router, EXPORTER_PORT), 10, what="exporter listening")
+    lab.wait_for(lambda: nrpe.listening(snat.router, EXPORTER_PORT), 10,
+                 what="exporter listening")
     start_prometheus(snat, monitor, home)
 
     # Before the overflow: OK, nothing lost, in NRPE and in Prometheus.

@@ -1,5 +1,11 @@
 """The files in deploy/ are valid for the real tools that read them."""
 
+import grp
+import importlib
+import json
+import os
+import pwd
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,3 +53,104 @@ def test_systemd_units_verify(unit, tmp_path):
         if str(copy) in line or "Unknown" in line
     ]  # fmt: skip
     assert not problems, "\n".join(problems)
+
+
+# -- Nagios / Icinga 2 definitions of the checks ---------------------------------------------
+
+CHECKS = ("check_snat", "check_ipvs", "check_vrrp")
+# check_vrrp comes with the daemon's snapshot contract; these are the options it will have.
+CHECK_VRRP_OPTIONS = {"--socket", "--interface", "--vrid", "--family", "--expect-master",
+                      "--instance", "--expect-state", "--flap-warning", "-w", "-c", "-t",
+                      "--timeout", "-v", "--verbose", "-h", "--help", "-V", "--version"}
+
+
+def plugin_options(name: str) -> set[str]:
+    if name == "check_vrrp":
+        return CHECK_VRRP_OPTIONS
+    module = importlib.import_module(f"lvsmon_nagios.{name}")
+    return set(module.make_parser()._option_string_actions)
+
+
+def nrpe_commands() -> dict[str, list[str]]:
+    commands = {}
+    for line in (DEPLOY / "nrpe-lvsmon.cfg").read_text().splitlines():
+        line = line.strip().removeprefix("# ")
+        if line.startswith("command["):
+            name, _, argv = line.removeprefix("command[").partition("]=")
+            commands[name] = argv.split()
+    return commands
+
+
+def test_nrpe_commands_use_the_plugins_as_they_are():
+    commands = nrpe_commands()  # the commented examples too
+    assert set(CHECKS) <= set(commands)
+    for name, argv in commands.items():
+        program = Path(argv[0]).name
+        assert argv[0] == f"/usr/bin/{program}" and program in CHECKS, (name, argv)
+        options = {word for word in argv[1:] if word.startswith("-")}
+        assert options <= plugin_options(program), (name, options - plugin_options(program))
+        if program != "check_vrrp":  # the others parse it for real
+            module = importlib.import_module(f"lvsmon_nagios.{program}")
+            module.make_parser().parse_args(argv[1:])
+
+
+def read_icinga_objects(path: Path) -> list[dict]:
+    """icinga2.debug, the objects `icinga2 daemon -C` wrote: netstrings of JSON."""
+    data, objects, pos = path.read_bytes(), [], 0
+    while pos < len(data):
+        colon = data.index(b":", pos)
+        length = int(data[pos:colon])
+        objects.append(json.loads(data[colon + 1 : colon + 1 + length]))
+        pos = colon + 1 + length + 1  # the trailing ","
+    return objects
+
+
+@pytest.mark.skipif(shutil.which("icinga2") is None, reason="icinga2 (Debian icinga2) missing")
+def test_icinga2_validates_the_check_commands_and_itl_conventions(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    (tmp_path / "icinga2.conf").write_text(
+        f'include "{DEPLOY / "icinga2-lvsmon.conf"}"\n'
+        'object Host "lb1" {\n'
+        '  check_command = "check_ipvs"\n'
+        '  vars.check_ipvs_service = [ "tcp:10.0.0.1:80", "fwm:7" ]\n'
+        '  vars.check_ipvs_sorry = [ "10.0.0.250:80" ]\n'
+        '  vars.check_ipvs_warning_available = "3:"\n'
+        '}\n'
+        'object Service "vrrp" {\n'
+        '  host_name = "lb1"\n'
+        '  check_command = "check_vrrp"\n'
+        '  vars.check_vrrp_vrid = 51\n'
+        '  vars.check_vrrp_expect_master = "10.0.0.11"\n'
+        '}\n'
+        'object Service "snat" {\n'
+        '  host_name = "lb1"\n'
+        '  check_command = "check_snat"\n'
+        '  vars.check_snat_warning = "0"\n'
+        '  vars.check_snat_verbose = true\n'
+        '}\n')
+    defines = [f"-DRunAsUser={user}", f"-DRunAsGroup={group}", f"-DCacheDir={cache}"] + [
+        f"-D{name}={tmp_path}" for name in ("LogDir", "DataDir", "SpoolDir", "InitRunDir")]
+    done = subprocess.run(["icinga2", "daemon", "-C", "-c", str(tmp_path / "icinga2.conf"),
+                           *defines], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Instantiated 3 CheckCommands" in done.stdout, done.stdout
+
+    commands = {o["name"]: o["properties"] for o in read_icinga_objects(cache / "icinga2.debug")
+                if o["type"] == "CheckCommand"}
+    assert set(commands) == set(CHECKS)
+    for name, command in commands.items():
+        assert command["command"] == [f"/usr/bin/{name}"]
+        used = set()
+        for option, argument in command["arguments"].items():
+            assert option in plugin_options(name), (name, option)
+            assert argument.get("description"), (name, option, "no description")
+            macro = argument.get("set_if") or argument.get("value")
+            match = re.fullmatch(rf"\$({name}_[a-z_]+)\$", macro or "")
+            assert match, (name, option, f"{macro!r} is not one custom variable {name}_*")
+            used.add(match[1])
+            if option in ("--verbose", "-v"):  # a flag: set_if, no value
+                assert "set_if" in argument and "value" not in argument, (name, option)
+        assert set(command["vars"]) <= used, (name, set(command["vars"]) - used)

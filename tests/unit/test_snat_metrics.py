@@ -7,7 +7,6 @@ is parsed back and, where promtool is installed, linted by it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -21,32 +20,19 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lvsmon.model import SnatConnection
-from lvsmon.model.codec import from_json, to_json
+from lvsmon.model.codec import from_json
 from lvsmon.model.frozen import FrozenDict
 from lvsmon.model.snat import RecorderStatus, SinkStatus, SnatStatus
 from lvsmon.snat.status import read_status
 from lvsmon.snat.store_sqlite import Loss, SqliteStore
 from lvsmon_exporter.snat import registry_for
+from tests.plugin_output import run_plugin
+from tests.snat_status import status_doc
 
 REPO = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
 T0 = 1_800_000_000 * S
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-
-
-def status_doc(store: Path | None, **changes) -> dict:
-    """A status file as the recorder writes it: a RecorderStatus in the model's encoding."""
-    status = RecorderStatus(
-        pid=os.getpid(), node="lb1", started_ns=time.time_ns() - 60 * S,
-        updated_ns=time.time_ns(), stopped=False, events_per_second=12.5,
-        receive_buffer_bytes=4096, reliable_delivery=True, accounting=FrozenDict(),
-        last_dump_ns=None, dumping=False, store=str(store) if store else None,
-        events=340, snat_events=300, other_events=40, dumps=1, overflows=0,
-        events_dropped=0, end_unknown=0, store_dropped=0, decode_errors=0,
-        sinks=FrozenDict(sqlite=SinkStatus(ok=True, error=None, written_records=150,
-                                           pending_records=0)),
-    )
-    return to_json(dataclasses.replace(status, **changes))
 
 
 @pytest.fixture
@@ -75,9 +61,10 @@ def write(tmp_path: Path, doc: dict) -> Path:
 
 
 def check(*args: str) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, "-m", "lvsmon_nagios.check_snat", *args],
-                          capture_output=True, text=True, timeout=30, cwd=REPO)
-    return done.returncode, done.stdout + done.stderr
+    """Exit code and stdout of check_snat; its output strictly judged (tests.plugin_output)."""
+    run = run_plugin([sys.executable, "-m", "lvsmon_nagios.check_snat", *args], timeout=30,
+                     cwd=REPO)
+    return run.code, run.stdout
 
 
 def perfdata(output: str) -> dict[str, str]:
@@ -164,8 +151,10 @@ def test_check_dropped_records_are_critical_and_a_failing_sink_warns(tmp_path, s
 def test_check_usage_error_is_unknown_and_help_explains(tmp_path):
     code, out = check("--no-such-option")
     assert code == UNKNOWN and "SNAT UNKNOWN" in out
-    code, out = check("--help")
-    assert code == OK
+    done = subprocess.run([sys.executable, "-m", "lvsmon_nagios.check_snat", "--help"],
+                          capture_output=True, text=True, timeout=30, cwd=REPO)
+    code, out = done.returncode, done.stdout
+    assert code == OK and not done.stderr
     assert "CRITICAL when the recorder is not running" in out and "Exit codes" in out
 
 
