@@ -3,6 +3,7 @@
     render(families)                      text format 0.0.4, bytes
     render(families, openmetrics=True)    OpenMetrics 1.0.0, ending in "# EOF"
     render_families(...)                  the same without "# EOF": pieces to concatenate
+    LazyFamily(name, help, type, samples) a family whose samples are made as it is rendered
 
 The output is byte for byte what prometheus_client produces for the same families
 (``exposition.generate_latest`` and ``openmetrics.exposition.generate_latest`` with their
@@ -23,11 +24,12 @@ itself, so the output stays identical and errors are the library's own.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client.exposition import generate_latest as _text_reference
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest as _openmetrics_reference
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 OPENMETRICS_EOF = b"# EOF\n"
@@ -53,6 +55,37 @@ _MOVED_SUFFIXES = ("_created", "_gsum", "_gcount")
 _EXACT_INT = 2**53  # integers below this convert to float exactly
 
 
+class LazyFamily(Metric):
+    """A metric family whose samples are made while it is rendered.
+
+        LazyFamily("lvsmon_ipvs_real_server_weight", "Weight.", "gauge",
+                   lambda: (Sample("lvsmon_ipvs_real_server_weight",
+                                   {"service": name, "real_server": rs.endpoint}, rs.weight)
+                            for name, rs in table.real_servers()))
+
+    `samples` is called on every render (each format) and gives Sample tuples with their full
+    names, as add_metric would make them (counters: name + "_total"). Why: 100,000 series
+    built as ordinary families are some 300,000 objects alive through the whole render, which
+    Python's garbage collector promotes and then walks in a full collection holding the GIL
+    (benchmarks/exporter_loop.py measured 170-330 ms of a stalled event loop); samples made
+    on the fly die young and never get there. prometheus_client renders it too.
+    """
+
+    def __init__(self, name: str, documentation: str, typ: str,
+                 samples: Callable[[], Iterable[Sample]], unit: str = "") -> None:  # fmt: skip
+        self._make_samples = samples
+        super().__init__(name, documentation, typ, unit)
+
+    @property
+    def samples(self) -> Iterable[Sample]:  # type: ignore[override]
+        return self._make_samples()
+
+    @samples.setter
+    def samples(self, value) -> None:
+        if value:  # Metric.__init__ sets [], which is fine
+            raise TypeError("a LazyFamily's samples come from its function")
+
+
 class _Unusual(Exception):
     """This family needs prometheus_client's own writer."""
 
@@ -73,15 +106,16 @@ def render_families(
     family = _openmetrics_family if openmetrics else _text_family
     known = cache.texts if cache is not None else {}
     labels: dict[tuple, str] = {(): ""}  # label items in dict order -> '{a="x",b="y"}'
-    out: list[str] = []
+    out: list[bytes] = []
     for metric in families:
         try:
-            out += family(metric, labels, known)
+            text = "".join(family(metric, labels, known))
         except Exception:  # noqa: BLE001 - _Unusual, or the library's error to raise
-            out.append(_reference(metric, openmetrics))
+            text = _reference(metric, openmetrics)
+        out.append(text.encode())  # per family: no single long C call holding the GIL
     if cache is not None:
         cache.texts = labels
-    return "".join(out).encode()
+    return b"".join(out)
 
 
 class LabelCache:

@@ -24,9 +24,15 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
-from prometheus_client.samples import Exemplar, Timestamp
+from prometheus_client.samples import Exemplar, Sample, Timestamp
 
-from lvsmon_exporter.exposition import OPENMETRICS_EOF, LabelCache, render, render_families
+from lvsmon_exporter.exposition import (
+    OPENMETRICS_EOF,
+    LabelCache,
+    LazyFamily,
+    render,
+    render_families,
+)
 
 
 class Families:
@@ -234,3 +240,28 @@ def test_openmetrics_parser_reads_the_openmetrics_output_back():
     assert by_kind["v5"] == 1_000_000 and math.isnan(by_kind["v25"])
     assert parsed["lvsmon_test_escapes"].samples[3].labels["value"] == 'all \\ " \n'
     assert parsed["lvsmon_test_service"].type == "info"
+
+
+def test_a_lazy_family_renders_as_the_same_eager_family():
+    eager = sample_families()[:5] + [sample_families()[10]]
+    lazy = [LazyFamily(f.name, f.documentation, f.type,
+                       lambda samples=tuple(f.samples): iter(samples), f.unit) for f in eager]
+    for openmetrics in (False, True):
+        expected = reference(eager, openmetrics)
+        assert render(lazy, openmetrics) == expected == reference(lazy, openmetrics)
+        assert render(lazy, openmetrics, LabelCache()) == expected  # samples made again
+
+
+def test_a_lazy_family_makes_its_samples_on_each_render():
+    calls = []
+
+    def samples():
+        calls.append(1)
+        yield Sample("lvsmon_lazy", {"n": str(len(calls))}, len(calls))
+
+    family = LazyFamily("lvsmon_lazy", "Made when read.", "gauge", samples)
+    assert calls == []
+    assert render([family]).endswith(b'lvsmon_lazy{n="1"} 1.0\n')
+    assert render([family]).endswith(b'lvsmon_lazy{n="2"} 2.0\n')
+    with pytest.raises(TypeError):
+        family.samples = [Sample("lvsmon_lazy", {}, 1)]
