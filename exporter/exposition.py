@@ -4,6 +4,7 @@
     render(families, openmetrics=True)    OpenMetrics 1.0.0, ending in "# EOF"
     render_families(...)                  the same without "# EOF": pieces to concatenate
     LazyFamily(name, help, type, samples) a family whose samples are made as it is rendered
+    SnapshotCache().render(snapshot, ...) one snapshot's piece, rendered once while current
 
 The output is byte for byte what prometheus_client produces for the same families
 (``exposition.generate_latest`` and ``openmetrics.exposition.generate_latest`` with their
@@ -55,6 +56,33 @@ _MOVED_SUFFIXES = ("_created", "_gsum", "_gcount")
 _EXACT_INT = 2**53  # integers below this convert to float exactly
 
 
+class SnapshotCache:
+    """Rendered bytes of one snapshot's families, reused while that same snapshot object is
+    the current one: the IPVS table changes only at each [ipvs] interval, but it may be
+    scraped more often (two Prometheus servers, both formats, a benchmark's back-to-back
+    scrapes). Keeps the last rendering per format (and a reference to its snapshot, so the
+    identity check cannot be fooled by a reused id).
+
+        ipvs_bytes = cache.render(state.ipvs.snapshot, ipvs_families, openmetrics, labels)
+
+    Safe to share between worker threads (at worst two of them render the same piece).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[bool, tuple[object, bytes]] = {}
+
+    def render(self, snapshot: object, families: Callable[[object], Iterable[Metric]],
+               openmetrics: bool, cache: LabelCache | None = None) -> bytes:  # fmt: skip
+        """render_families(families(snapshot), ...) (no "# EOF"), from the cache if it holds
+        this very snapshot."""
+        last = self._last.get(openmetrics)
+        if last is not None and last[0] is snapshot:
+            return last[1]
+        body = render_families(families(snapshot), openmetrics, cache)
+        self._last[openmetrics] = (snapshot, body)
+        return body
+
+
 class LazyFamily(Metric):
     """A metric family whose samples are made while it is rendered.
 
@@ -67,7 +95,7 @@ class LazyFamily(Metric):
     names, as add_metric would make them (counters: name + "_total"). Why: 100,000 series
     built as ordinary families are some 300,000 objects alive through the whole render, which
     Python's garbage collector promotes and then walks in a full collection holding the GIL
-    (benchmarks/exporter_loop.py measured 170-330 ms of a stalled event loop); samples made
+    (benchmarks/exporter_loop.py measured 100-320 ms of a stalled event loop); samples made
     on the fly die young and never get there. prometheus_client renders it too.
     """
 

@@ -262,6 +262,16 @@ def test_too_many_connections_evict_the_idle_then_refuse():
         wait_for(lambda: get(server.port, "/-/healthy")[0] == 200, 10, what="room again")
 
 
+def test_a_client_that_does_not_read_is_dropped_after_the_write_timeout():
+    body = b"x" * (64 * 1024 * 1024)  # more than loopback socket buffers hold
+    server = ServerThread(lambda openmetrics: body, limits=Limits(write_seconds=1.0))
+    with server, socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        wait_for(lambda: server.counters["write_timeouts"] == 1, 30, what="write timeout")
+        assert get(server.port, "/-/healthy")[0] == 200
+
+
 # -- rendering -------------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from lvsmon_exporter.exposition import (
     OPENMETRICS_EOF,
     LabelCache,
     LazyFamily,
+    SnapshotCache,
     render,
     render_families,
 )
@@ -265,3 +266,31 @@ def test_a_lazy_family_makes_its_samples_on_each_render():
     assert render([family]).endswith(b'lvsmon_lazy{n="2"} 2.0\n')
     with pytest.raises(TypeError):
         family.samples = [Sample("lvsmon_lazy", {}, 1)]
+
+
+def test_a_snapshot_cache_renders_each_snapshot_once_per_format():
+    made = []
+
+    def build(snapshot):
+        family = GaugeMetricFamily("lvsmon_test_weight", "Weights.", labels=["real_server"])
+        for name, weight in snapshot:
+            family.add_metric([name], weight)
+        return [family]
+
+    def ipvs_families(snapshot):
+        made.append(snapshot)
+        return build(snapshot)
+
+    def expected(snapshot, openmetrics=False):
+        return reference(build(snapshot), openmetrics).removesuffix(OPENMETRICS_EOF)
+
+    cache = SnapshotCache()
+    first, second = [("a", 1), ("b", 2)], [("a", 3)]
+    text = cache.render(first, ipvs_families, False)
+    assert text == expected(first) and len(made) == 1
+    assert cache.render(first, ipvs_families, False) is text and len(made) == 1
+    assert cache.render(first, ipvs_families, True, LabelCache()) == expected(first, True)
+    assert len(made) == 2  # one rendering per format
+    assert cache.render(second, ipvs_families, False) == expected(second) and len(made) == 3
+    assert cache.render(list(second), ipvs_families, False) == expected(second)
+    assert len(made) == 4  # an equal snapshot that is another object: rendered again
