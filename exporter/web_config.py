@@ -138,13 +138,18 @@ class _Reader:
     def __init__(self, path: str):
         self.path = path
         self.directory = Path(path).parent
-        self.problems: list[str] = []
+        self._found: list[tuple[int, str]] = []
         self.key_lines: dict[str, int] = {}  # dotted key -> its line
 
     def problem(self, where: Node | int | None, key: str | None, why: str) -> None:
         line = where if isinstance(where, int) or where is None else where.line
         place = self.path if line is None else f"{self.path}:{line}"
-        self.problems.append(f"{place}: {key}: {why}" if key else f"{place}: {why}")
+        self._found.append((line or 0, f"{place}: {key}: {why}" if key else f"{place}: {why}"))
+
+    @property
+    def problems(self) -> list[str]:
+        """In the order of the file."""
+        return [text for _, text in sorted(self._found, key=lambda found: found[0])]
 
     def read(self) -> WebConfig:
         text = self._text()
@@ -312,6 +317,11 @@ class _Reader:
             self.problem(keys["client_auth_type"], "tls_server_config.client_auth_type",
                          f"{auth} needs client_ca_file (the CA that signs client certificates)")
             ok = False
+        for name, path in files.items():  # reported even when another setting is wrong
+            problem = _unreadable(path)
+            if problem:
+                self.problem(keys[name], f"tls_server_config.{name}", problem)
+                ok = False
         if not ok:
             return None
         settings = TlsSettings(
@@ -329,14 +339,6 @@ class _Reader:
         where = {"cert_file": keys["cert_file"], "key_file": keys["key_file"]}
         if tls.client_ca_file:
             where["client_ca_file"] = keys["client_ca_file"]
-        readable = True
-        for name, node in where.items():
-            problem = _unreadable(getattr(tls, name))
-            if problem:
-                self.problem(node, f"tls_server_config.{name}", problem)
-                readable = False
-        if not readable:
-            return None
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = TLS_VERSIONS[tls.min_version]
         context.maximum_version = TLS_VERSIONS[tls.max_version]

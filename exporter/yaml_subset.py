@@ -203,7 +203,7 @@ def _sequence(lines: list[_Line], index: int, indent: int) -> tuple[Sequence, in
     items: list[Node] = []
     while index < len(lines) and lines[index].indent == indent and _is_item(lines[index].text):
         line = lines[index]
-        rest = line.text[1:].lstrip(" ")
+        rest = line.text[1:].lstrip(" \t")
         index += 1
         if rest:
             if _looks_like_key(rest):
@@ -233,7 +233,7 @@ def _key_colon(text: str) -> int:
     """Index of the ':' ending a plain key (followed by a space or the end), or -1."""
     index = text.find(":")
     while index >= 0:
-        if index + 1 == len(text) or text[index + 1] == " ":
+        if index + 1 == len(text) or text[index + 1] in " \t":
             return index
         index = text.find(":", index + 1)
     return -1
@@ -243,10 +243,10 @@ def _split_key(line: _Line) -> tuple[Scalar, str]:
     text = line.text
     if text[0] in "\"'":
         key_text, end = _quoted(text, 0, line.number)
-        after = text[end:].lstrip(" ")
-        if not after.startswith(":") or (len(after) > 1 and after[1] != " "):
+        after = text[end:].lstrip(" \t")
+        if not after.startswith(":") or (len(after) > 1 and after[1] not in " \t"):
             raise YamlError(line.number, "expected ':' after the quoted key")
-        return Scalar(key_text, quoted=True, line=line.number), after[1:].strip(" ")
+        return Scalar(key_text, quoted=True, line=line.number), after[1:].strip(" \t")
     if text[0] in _UNSUPPORTED_START:
         raise YamlError(line.number, _UNSUPPORTED_START[text[0]])
     if text[0] in "[{":
@@ -254,10 +254,10 @@ def _split_key(line: _Line) -> tuple[Scalar, str]:
     colon = _key_colon(text)
     if colon < 0:
         raise YamlError(line.number, f"expected 'key: value', got {text!r}")
-    key = text[:colon].rstrip(" ")
+    key = text[:colon].rstrip(" \t")
     if not key:
         raise YamlError(line.number, "empty key")
-    return Scalar(key, quoted=False, line=line.number), text[colon + 1:].strip(" ")
+    return Scalar(key, quoted=False, line=line.number), text[colon + 1:].strip(" \t")
 
 
 def _inline(text: str, number: int) -> Node:
@@ -265,7 +265,7 @@ def _inline(text: str, number: int) -> Node:
     first = text[0]
     if first in "\"'":
         value, end = _quoted(text, 0, number)
-        if text[end:].strip(" "):
+        if text[end:].strip(" \t"):
             raise YamlError(number, f"unexpected text after the quoted value: {text[end:]!r}")
         return Scalar(value, quoted=True, line=number)
     if first in "[{":

@@ -66,6 +66,11 @@ def test_lines_quotes_and_nulls_are_kept():
     assert Scalar("null", quoted=True, line=1).is_null is False
 
 
+def test_a_tab_may_separate_key_and_value():
+    assert plain(parse("a:\tb\n'c':\t'd'\n-\tx\n".replace("-\tx\n", ""))) == {"a": "b",
+                                                                                "c": "d"}
+
+
 def test_empty_documents():
     assert parse("") is None
     assert parse("# only a comment\n\n---\n") is None
