@@ -10,7 +10,9 @@ The output is byte for byte what prometheus_client produces for the same familie
 (``exposition.generate_latest`` and ``openmetrics.exposition.generate_latest`` with their
 default "underscores" escaping); tests/unit/test_exposition.py compares the two on many
 families. It is faster on lvsmon's shape of data (benchmarks/exposition.py: 1,000 IPVS
-services x 10 real servers) because:
+services x 10 real servers, 108,000 samples, on this project's 2-core machine: the text
+format 2.4-3.1x faster than prometheus_client, 2.7-3.6x with a warm LabelCache; OpenMetrics
+5.2-5.6x and 6.0-6.8x, about 0.25 s instead of 1.3-1.7 s) because:
 
 - label sets repeat: every real server has about ten series with the same labels, so each
   distinct label set is sorted, escaped and formatted once per render, not once per sample;
