@@ -152,6 +152,14 @@ class _PausedStreamProtocol(asyncio.StreamReaderProtocol):
 
 
 class MetricsServer:
+    """Serves render()'s bytes on every listen address (see the module's docstring).
+
+    `counters` (since start, for the daemon's own metrics): connections_accepted,
+    connections_rejected, connections_evicted, tls_handshake_failures, requests, scrapes,
+    bad_requests, requests_too_large, request_timeouts, requests_incomplete, write_timeouts,
+    unauthorized, not_found, method_not_allowed, render_errors, internal_errors.
+    """
+
     def __init__(self, listen: Sequence[str], render: Render,
                  web_config: WebConfig = PLAIN_HTTP, *, limits: Limits | None = None,
                  title: str = "lvsmon") -> None:  # fmt: skip
