@@ -29,4 +29,6 @@ bench: vm-image
 	$(PY) -m benchmarks.vrrp_failover --repetitions 5
 	$(PY) -m benchmarks.snat_flood
 	$(PY) -m benchmarks.checks
+	$(PY) -m benchmarks.exposition
+	$(PY) -m benchmarks.exporter_loop --freeze
 	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read

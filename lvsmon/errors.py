@@ -93,3 +93,24 @@ class DaemonNotRunning(StatusSocketError):
 
 class SnapshotDecodeError(LvsmonError):
     """JSON read back from the status socket or a status file lacks the model's shape."""
+
+
+class ExporterError(LvsmonError):
+    """The Prometheus exporter cannot serve: a listen address is taken or refused."""
+
+
+class WebConfigError(ExporterError):
+    """The exporter's web-config file (TLS, basic auth) is missing or not valid.
+
+    ``problems`` lists every problem found, each naming the file, the line and the key, so
+    that `lvsmon config check` and a reload can show them all at once."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, problems: list[str] | tuple[str, ...]):
+        self.path = path
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = "bad web-config file" if count == 1 else f"bad web-config file ({count} problems)"
+        super().__init__(f"{head}: " + "; ".join(self.problems),
+                         hint="fix the file, then start or reload again")
