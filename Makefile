@@ -28,4 +28,5 @@ bench: vm-image
 	$(PY) -m benchmarks.vrrp_fuzz --count 1000000
 	$(PY) -m benchmarks.vrrp_failover --repetitions 5
 	$(PY) -m benchmarks.snat_flood
+	$(PY) -m benchmarks.state_events
 	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read
