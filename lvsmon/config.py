@@ -81,9 +81,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lvsmon.config_reader import UNIX_SOCKET_PATH_MAX, Problems, Table, read_document, show
-from lvsmon.errors import ConfigError
-
-__all__ = ["ConfigError", "Config", "load", "parse", "read_toml"]
+from lvsmon.errors import ConfigError  # noqa: F401 - callers catch lvsmon.config.ConfigError
 
 FAMILIES = ("inet", "inet6")
 DEFAULT_CONFIG_PATH = "/etc/lvsmon/lvsmon.toml"

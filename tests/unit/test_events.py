@@ -172,11 +172,11 @@ def test_participant_transitions_each_once(store, logged):
                  "priority 100"),
     ]  # fmt: skip
     # Two transitions between publishes; the events list keeps only the last two of three.
-    up = StateEvent(2.0, "BACKUP", "MASTER", "master down timer expired", 100)
+    up = StateEvent(2.0, "BACKUP", "MASTER", "master down interval expired", 100)
     fault = StateEvent(3.0, "MASTER", "FAULT", "track nginx failed", 100)
     publish_participant(store, instance("FAULT", [up, fault], transitions=3))
     assert logged() == [
-        (NOTICE, "VRRP instance web71 (eth0 inet VRID 71): BACKUP -> MASTER (master down timer "
+        (NOTICE, "VRRP instance web71 (eth0 inet VRID 71): BACKUP -> MASTER (master down interval "
                  "expired), priority 100"),
         (logging.WARNING, "VRRP instance web71 (eth0 inet VRID 71): MASTER -> FAULT (track "
                           "nginx failed), priority 100"),
