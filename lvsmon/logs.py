@@ -1,7 +1,8 @@
 """Where `lvsmon run` logs: stderr (journald under systemd) or a local syslog socket.
 
-    configure(config.log, verbose)   # at start, and again on reload: switches target,
-                                     # facility and level in place
+    configure(config.log, verbose)   # at start
+    configure(new_config.log)        # on reload: switches target, facility and level in
+                                     # place, keeps -v
 
 Levels are Python's plus NOTICE (25, syslog's "notice"): the state changes an operator
 wants to see (lvsmon.events) are logged at NOTICE, so `level = "notice"` keeps them and
@@ -37,14 +38,22 @@ IDENT = "lvsmon"
 STDERR_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
-def configure(log: LogConfig, verbose: bool = False) -> None:
-    """Send the root logger's records to `log.target` at `log.level` (-v: debug).
+_verbose = False  # the last choice of configure(); a reload keeps `lvsmon run -v`
 
-    Replaces only the handler an earlier call installed (others, e.g. pytest's, stay);
-    called again with the same settings, it changes nothing.
+
+def configure(log: LogConfig, verbose: bool | None = None) -> None:
+    """Send the root logger's records to `log.target` at `log.level`; verbose: debug.
+
+    verbose None keeps the previous call's choice (False at first), so that a reload,
+    which passes only the new LogConfig, keeps `lvsmon run -v`. Replaces only the handler
+    an earlier call installed (others, e.g. pytest's, stay); called again with the same
+    settings, it changes nothing.
     """
+    global _verbose
+    if verbose is not None:
+        _verbose = verbose
     root = logging.getLogger()
-    root.setLevel(logging.DEBUG if verbose else LEVELS[log.level])
+    root.setLevel(logging.DEBUG if _verbose else LEVELS[log.level])
     ours = [handler for handler in root.handlers if isinstance(handler, _Ours)]
     if ours and all(handler.settings == log for handler in ours):
         return

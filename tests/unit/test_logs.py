@@ -3,6 +3,7 @@ switching on reload, and stderr while the syslog socket is missing."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -20,6 +21,11 @@ log = logging.getLogger("lvsmon.test")
 def restore_root_logger():
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
+    logs.configure(LogConfig(), verbose=False)  # no -v left over from another test
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
     yield
     for handler in list(root.handlers):
         if handler not in handlers:
@@ -86,6 +92,13 @@ def test_level_and_verbose(receiver):
     log.debug("details")
     (datagram,) = received(sock)
     assert datagram.startswith(b"<31>") and datagram.endswith(b"details")  # daemon.debug
+    logs.configure(dataclasses.replace(settings, facility="local0"))  # a reload keeps -v
+    log.debug("more details")
+    (datagram,) = received(sock)
+    assert datagram.startswith(b"<135>") and datagram.endswith(b"more details")
+    logs.configure(settings, verbose=False)
+    log.debug("dropped")
+    assert received(sock) == []
 
 
 def test_configure_again_switches_in_place(receiver, capsys):
