@@ -9,7 +9,8 @@ Compares each published DaemonState with the one before and logs, one line each:
 - a VRRP anomaly starting and ending: name, interface, family, VRID, routers, detail;
 - a participant instance's transition: name, interface, VRID, old -> new state, reason,
   priority (each transition, also when several happened between two publishes);
-- a source (observer, participant, IPVS) going down with its reason, and back, after how long.
+- a source (observer, participant, IPVS, ...) going down with its reason, and back, after
+  how long.
 
 It runs twice a second or more, so it compares by identity and keys first and formats
 only what changed.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 
 from lvsmon.logs import NOTICE
-from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.daemon import SOURCES, DaemonState, SourceState
 from lvsmon.model.vrrp import (
     FAULT,
     Anomaly,
@@ -30,7 +31,9 @@ from lvsmon.model.vrrp import (
     SegmentView,
 )
 
-SOURCE_LABELS = {"vrrp": "VRRP observer", "participant": "VRRP participant", "ipvs": "IPVS"}
+# How the lines name each source (a DaemonState field, lvsmon.model.daemon.SOURCES).
+SOURCE_LABELS = {"vrrp": "VRRP observer", "participant": "VRRP participant", "ipvs": "IPVS",
+                 "snat": "SNAT recorder"}  # fmt: skip
 
 
 class StateChangeLogger:
@@ -42,7 +45,7 @@ class StateChangeLogger:
 
     def changed(self, state: DaemonState) -> None:
         previous, self.previous = self.previous, state
-        for name in SOURCE_LABELS:
+        for name in SOURCES:
             new: SourceState = getattr(state, name)
             old: SourceState | None = None if previous is None else getattr(previous, name)
             if new is old:
@@ -61,7 +64,7 @@ class StateChangeLogger:
         old_error = None if old is None else old.error
         if new.error == old_error:
             return
-        label = SOURCE_LABELS[name]
+        label = SOURCE_LABELS.get(name, name)
         if new.error is None:
             since = old.error_since if old is not None else None
             if since is not None and new.last_success is not None:
