@@ -31,4 +31,5 @@ bench: vm-image
 	$(PY) -m benchmarks.checks
 	$(PY) -m benchmarks.exposition
 	$(PY) -m benchmarks.exporter_loop --freeze
+	$(PY) -m benchmarks.state_events
 	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read

@@ -1,9 +1,16 @@
-"""lvsmon's TOML configuration file. Sections are added by the parts that need them.
+"""lvsmon's TOML configuration file (`lvsmon run`, `lvsmon config check`).
 
-Every section is optional; an empty file runs the daemon with the defaults shown.
+Every section and key is optional; an empty file runs the daemon with the defaults shown.
+deploy/lvsmon.toml is the commented example, and the operator's guide lists the ranges.
 
     [daemon]
     status_socket = "/run/lvsmon/status.sock"  # `lvsmon status` and the Nagios checks ask here
+
+    [log]
+    target = "stderr"             # stderr (journald under systemd) or syslog
+    facility = "daemon"           # syslog facility, e.g. local6 to route lvsmon to a file
+    level = "info"                # debug, info, notice, warning, error
+    syslog_socket = "/dev/log"
 
     [observer]                    # the VRRP observer: hears every advert on the segments
     enabled = true
@@ -15,6 +22,23 @@ Every section is optional; an empty file runs the daemon with the defaults shown
     enabled = true
     interval = 5.0                # seconds between reads
     source = "auto"               # auto (netlink, else procfs), netlink or procfs
+    procfs_root = "/proc"         # net/ip_vs* are read under this directory
+
+    [exporter]                    # Prometheus metrics (the lvsmon_exporter frontend)
+    enabled = true
+    listen = [":10573"]           # "ADDRESS:PORT", "[IPv6]:PORT", ":PORT" (every address)
+    web_config = "/etc/lvsmon/web.yml"   # TLS / basic auth (exporter toolkit format); absent: none
+
+    [agentx]                      # SNMP through net-snmp's snmpd (the lvsmon_snmp frontend)
+    enabled = false
+    master = "/var/agentx/master" # a unix socket, or "tcp:HOST:PORT"
+    timeout = 5.0                 # seconds, sent in the AgentX Open PDU (1..255)
+    priority = 127                # registration priority (1..255, lower wins)
+    base_oid = "1.3.6.1.4.1.8072.9999.9999.5866"
+
+    [keepalived]
+    config = "/etc/keepalived/keepalived.conf"   # absent: keepalived.conf not read
+    id = "lb1"                    # keepalived's -i (config_id), for @lb1 lines
 
 [vrrp] holds the optional VRRP participant (off unless instances are configured):
 
@@ -43,24 +67,37 @@ Every section is optional; an empty file runs the daemon with the defaults shown
     weight = -60                  # added to the priority while failing ...
     fault = false                 # ... or true: the instance goes to FAULT while failing
 
-Errors name the file, the instance and the key:
-"lvsmon.toml: instance web: priority 300 out of range 1..255".
+[snat] belongs to `lvsmon snat run` (lvsmon.snat.config); the daemon passes over it.
+
+Reading collects every problem before it fails; each names the file, the line, the
+section and the key: "/etc/lvsmon/lvsmon.toml:12: [ipvs] interval: 0.1 out of range 0.5..3600".
 """
 
 from __future__ import annotations
 
 import ipaddress
-import tomllib
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lvsmon.errors import UsageError
+from lvsmon.config_reader import UNIX_SOCKET_PATH_MAX, Problems, Table, read_document, show
+from lvsmon.errors import ConfigError  # noqa: F401 - callers catch lvsmon.config.ConfigError
 
 FAMILIES = ("inet", "inet6")
-
-
-class ConfigError(UsageError):
-    """The configuration file is missing, not TOML, or has a bad value."""
+DEFAULT_CONFIG_PATH = "/etc/lvsmon/lvsmon.toml"
+DEFAULT_STATUS_SOCKET = "/run/lvsmon/status.sock"
+IPVS_SOURCES = ("auto", "netlink", "procfs")
+LOG_TARGETS = ("stderr", "syslog")
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error")
+SYSLOG_FACILITIES = (
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "authpriv", "ftp", *(f"local{n}" for n in range(8)),
+)  # fmt: skip
+# The exporter's default port; the exporter's documentation says why this one.
+DEFAULT_EXPORTER_PORT = 10573
+DEFAULT_LISTEN = (f":{DEFAULT_EXPORTER_PORT}",)
+DEFAULT_AGENTX_MASTER = "/var/agentx/master"
+DEFAULT_BASE_OID = "1.3.6.1.4.1.8072.9999.9999.5866"  # net-snmp's experimental arc, for now
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +130,17 @@ class InstanceConfig:
     tracks: tuple[TrackConfig, ...] = ()
 
 
-DEFAULT_STATUS_SOCKET = "/run/lvsmon/status.sock"
-IPVS_SOURCES = ("auto", "netlink", "procfs")
-
-
 @dataclass(frozen=True, slots=True)
 class DaemonConfig:
     status_socket: str = DEFAULT_STATUS_SOCKET
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    target: str = "stderr"  # one of LOG_TARGETS
+    facility: str = "daemon"  # one of SYSLOG_FACILITIES
+    level: str = "info"  # one of LOG_LEVELS
+    syslog_socket: str = "/dev/log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +156,39 @@ class IpvsConfig:
     enabled: bool = True
     interval: float = 5.0
     source: str = "auto"
+    procfs_root: str = "/proc"  # net/ip_vs, net/ip_vs_stats... are read under it
+
+
+@dataclass(frozen=True, slots=True)
+class ExporterConfig:
+    enabled: bool = True
+    listen: tuple[str, ...] = DEFAULT_LISTEN
+    web_config: str | None = None  # exporter-toolkit web config file; None: plain HTTP
+
+    @property
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """(host, port) of each listen entry; host "" is every address."""
+        return tuple(split_listen(entry) for entry in self.listen)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentxConfig:
+    enabled: bool = False
+    master: str = DEFAULT_AGENTX_MASTER  # unix socket path, or "tcp:HOST:PORT"
+    timeout: float = 5.0  # seconds (the Open PDU's timeout byte)
+    priority: int = 127
+    base_oid: str = DEFAULT_BASE_OID
+
+    @property
+    def master_address(self) -> tuple[str, str, int | None]:
+        """("unix", path, None) or ("tcp", host, port)."""
+        return split_agentx_master(self.master)
+
+
+@dataclass(frozen=True, slots=True)
+class KeepalivedConfig:
+    config: str | None = None  # keepalived.conf; None: not read
+    id: str | None = None  # keepalived's -i / --config-id
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,241 +196,337 @@ class Config:
     path: str
     vrrp_instances: tuple[InstanceConfig, ...] = field(default=())
     daemon: DaemonConfig = DaemonConfig()
+    log: LogConfig = LogConfig()
     observer: ObserverConfig = ObserverConfig()
     ipvs: IpvsConfig = IpvsConfig()
+    exporter: ExporterConfig = ExporterConfig()
+    agentx: AgentxConfig = AgentxConfig()
+    keepalived: KeepalivedConfig = KeepalivedConfig()
+    # The SNAT recorder's status file when the file has a [snat] table (the recorder runs
+    # with it): the daemon then reads it for the status socket, the exporter and AgentX.
+    snat_status_file: str | None = None
 
 
-_INSTANCE_KEYS = {
-    "name", "interface", "vrid", "priority", "version", "family", "advert_interval", "vips",
-    "preempt", "nopreempt", "preempt_delay", "auth_pass", "unicast_peers", "unicast_source",
-    "notify", "vmac", "track",
-}  # fmt: skip
-_TRACK_KEYS = {"name", "command", "interval", "timeout", "weight", "fault"}
+# -- reading ------------------------------------------------------------------------------
 
 
 def read_toml(path: str | Path) -> dict:
-    """The parsed TOML document; every part of lvsmon reads its file through this."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    """The parsed TOML document (ConfigError when missing, unreadable or not TOML)."""
+    return read_document(path).data
 
 
 def load(path: str | Path) -> Config:
-    return parse(read_toml(path), str(path))
+    """The checked configuration, [snat] included; ConfigError lists every problem."""
+    from lvsmon.snat.config import from_document  # it reads through this module
+
+    document = read_document(path)
+    problems: list[str] = []
+    config = snat = None
+    try:
+        config = parse(document.data, document.path, document.lines)
+    except ConfigError as err:
+        problems.extend(err.problems)
+    if "snat" in document.data:
+        try:
+            snat = from_document(document)
+        except ConfigError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise ConfigError(problems)
+    return config if snat is None else replace(config, snat_status_file=snat.status_file)
 
 
 # [snat] belongs to the separate `lvsmon snat run` process (lvsmon.snat.config reads and
 # checks it), so one file can serve both; the daemon passes over it.
-_SECTIONS = ("vrrp", "daemon", "observer", "ipvs", "snat")
+_SECTIONS = ("daemon", "log", "observer", "ipvs", "exporter", "agentx", "keepalived", "vrrp",
+             "snat")  # fmt: skip
 
 
-def parse(document: dict, where: str = "config") -> Config:
-    unknown = set(document) - set(_SECTIONS)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown section [{sorted(unknown)[0]}] (known: {', '.join(_SECTIONS)})"
-        )
-    vrrp = document.get("vrrp", {})
-    if not isinstance(vrrp, dict):
-        raise ConfigError(f"{where}: [vrrp] must be a table")
-    unknown = set(vrrp) - {"instance"}
-    if unknown:
-        raise ConfigError(f"{where}: [vrrp]: unknown key {sorted(unknown)[0]!r}")
-    tables = vrrp.get("instance", [])
-    if not isinstance(tables, list):
-        raise ConfigError(f"{where}: vrrp.instance must be an array of tables ([[vrrp.instance]])")
-    instances = tuple(_instance(table, where, index) for index, table in enumerate(tables))
-    seen_names, seen_groups = set(), set()
-    for instance in instances:
-        if instance.name in seen_names:
-            raise ConfigError(f"{where}: instance {instance.name}: name used twice")
-        group = (instance.interface, instance.family, instance.vrid)
-        if group in seen_groups:
-            raise ConfigError(
-                f"{where}: instance {instance.name}: VRID {instance.vrid} on "
-                f"{instance.interface} ({instance.family}) configured twice"
-            )
-        seen_names.add(instance.name)
-        seen_groups.add(group)
-    return Config(
+def parse(document: dict, where: str = "config", lines: dict | None = None) -> Config:
+    """Check a parsed document; `lines` (lvsmon.toml_lines.locate) puts lines in messages."""
+    problems = Problems(where, lines)
+    root = Table.root(problems, document)
+    for name in document:
+        if name not in _SECTIONS:
+            what = "section" if isinstance(document[name], dict) else "key outside a section"
+            unknown = Table(problems, {}, (name,), f"[{name}]")
+            unknown.fail(None, f"unknown {what} (sections: {', '.join(_SECTIONS)})")
+    config = Config(
         path=where,
-        vrrp_instances=instances,
-        daemon=_daemon(_section(document, "daemon", where), where),
-        observer=_observer(_section(document, "observer", where), where),
-        ipvs=_ipvs(_section(document, "ipvs", where), where),
+        vrrp_instances=_vrrp(root),
+        daemon=_daemon(root.section("daemon", ("status_socket",))),
+        log=_log(root.section("log", ("target", "facility", "level", "syslog_socket"))),
+        observer=_observer(root.section("observer", ("enabled", "interfaces", "flap_threshold",
+                                                     "flap_window"))),  # fmt: skip
+        ipvs=_ipvs(root.section("ipvs", ("enabled", "interval", "source", "procfs_root"))),
+        exporter=_exporter(root.section("exporter", ("enabled", "listen", "web_config"))),
+        agentx=_agentx(root.section("agentx", ("enabled", "master", "timeout", "priority",
+                                               "base_oid"))),  # fmt: skip
+        keepalived=_keepalived(root.section("keepalived", ("config", "id"))),
+    )
+    problems.raise_if_any()
+    return config
+
+
+# -- the sections -------------------------------------------------------------------------
+
+
+def _daemon(read: Table) -> DaemonConfig:
+    return DaemonConfig(
+        status_socket=read.absolute_path("status_socket", DEFAULT_STATUS_SOCKET, socket=True)
     )
 
 
-def _section(document: dict, name: str, where: str) -> _Reader:
-    table = document.get(name, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [{name}] must be a table")
-    return _Reader(table, f"{where}: [{name}]")
+def _log(read: Table) -> LogConfig:
+    return LogConfig(
+        target=read.choice("target", LOG_TARGETS, "stderr"),
+        facility=read.choice("facility", SYSLOG_FACILITIES, "daemon"),
+        level=read.choice("level", LOG_LEVELS, "info"),
+        syslog_socket=read.absolute_path("syslog_socket", "/dev/log", socket=True),
+    )
 
 
-def _known(read: _Reader, keys: set[str]) -> None:
-    unknown = set(read.table) - keys
-    if unknown:
-        read.fail(f"unknown key {sorted(unknown)[0]!r}")
-
-
-def _daemon(read: _Reader, where: str) -> DaemonConfig:
-    _known(read, {"status_socket"})
-    path = read.get("status_socket", str, default=DEFAULT_STATUS_SOCKET)
-    if not path.startswith("/"):
-        read.fail(f"status_socket {path!r} must be an absolute path")
-    if len(path.encode()) > 107:
-        read.fail("status_socket path too long for a unix socket (107 bytes at most)")
-    return DaemonConfig(status_socket=path)
-
-
-def _observer(read: _Reader, where: str) -> ObserverConfig:
-    _known(read, {"enabled", "interfaces", "flap_threshold", "flap_window"})
+def _observer(read: Table) -> ObserverConfig:
     return ObserverConfig(
-        enabled=read.get("enabled", bool, default=True),
+        enabled=read.boolean("enabled", True),
         interfaces=read.strings("interfaces"),
         flap_threshold=read.integer("flap_threshold", 1, 1000, default=3),
         flap_window=read.number("flap_window", 1, 86400, 60.0),
     )
 
 
-def _ipvs(read: _Reader, where: str) -> IpvsConfig:
-    _known(read, {"enabled", "interval", "source"})
-    source = read.get("source", str, default="auto")
-    if source not in IPVS_SOURCES:
-        read.fail(f"source {source!r} is not one of {', '.join(IPVS_SOURCES)}")
+def _ipvs(read: Table) -> IpvsConfig:
     return IpvsConfig(
-        enabled=read.get("enabled", bool, default=True),
+        enabled=read.boolean("enabled", True),
         interval=read.number("interval", 0.5, 3600, 5.0),
-        source=source,
+        source=read.choice("source", IPVS_SOURCES, "auto"),
+        procfs_root=read.absolute_path("procfs_root", "/proc"),
     )
 
 
-class _Reader:
-    """Typed access to one table, with errors that say where."""
-
-    def __init__(self, table: dict, where: str):
-        self.table = table
-        self.where = where
-
-    def fail(self, message: str):
-        raise ConfigError(f"{self.where}: {message}")
-
-    def get(self, key, kinds, default=None, required=False):
-        if key not in self.table:
-            if required:
-                self.fail(f"{key} is required")
-            return default
-        value = self.table[key]
-        # bool is an int in Python: never accept it where a number is wanted.
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _tuple(kinds)):
-            wanted = " or ".join(_TYPE_NAMES.get(kind, kind.__name__) for kind in _tuple(kinds))
-            self.fail(f"{key} {value!r} must be {wanted}")
-        return value
-
-    def integer(self, key, low, high, default=None, required=False):
-        value = self.get(key, int, default, required)
-        if value is not None and not low <= value <= high:
-            self.fail(f"{key} {value} out of range {low}..{high}")
-        return value
-
-    def number(self, key, low, high, default):
-        value = self.get(key, (int, float), default)
-        if not low <= value <= high:
-            self.fail(f"{key} {value} out of range {low:g}..{high:g}")
-        return float(value)
-
-    def strings(self, key, default=()):
-        value = self.get(key, list, list(default))
-        if not all(isinstance(item, str) and item for item in value):
-            self.fail(f"{key} must be a list of non-empty strings")
-        return tuple(value)
+def _exporter(read: Table) -> ExporterConfig:
+    enabled = read.boolean("enabled", True)
+    listen = read.get("listen", list, None)
+    entries = []
+    for index, entry in enumerate(listen or ()):
+        if not isinstance(entry, str):
+            read.fail("listen", f"{show(entry)} must be a string \"ADDRESS:PORT\"", index)
+            continue
+        try:
+            split_listen(entry)
+        except ValueError as why:
+            read.fail("listen", f"{show(entry)}: {why}", index)
+            continue
+        if entry in entries:
+            read.fail("listen", f"{show(entry)} given twice", index)
+            continue
+        entries.append(entry)
+    if listen is not None and not listen and enabled:
+        read.fail("listen", "empty: give an address, or set enabled = false")
+    return ExporterConfig(
+        enabled=enabled,
+        listen=tuple(entries) if listen else DEFAULT_LISTEN,
+        web_config=read.absolute_path("web_config", None),
+    )
 
 
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               list: "a list"}  # fmt: skip
+def _agentx(read: Table) -> AgentxConfig:
+    master = read.get("master", str, DEFAULT_AGENTX_MASTER)
+    try:
+        split_agentx_master(master)
+    except ValueError as why:
+        read.fail("master", f"{show(master)}: {why}")
+        master = DEFAULT_AGENTX_MASTER
+    base_oid = read.get("base_oid", str, DEFAULT_BASE_OID)
+    if not _is_oid(base_oid):
+        read.fail("base_oid", f"{show(base_oid)} is not a dotted numeric OID of 2 arcs or more "
+                  '(e.g. "1.3.6.1.4.1.8072")')  # fmt: skip
+        base_oid = DEFAULT_BASE_OID
+    return AgentxConfig(
+        enabled=read.boolean("enabled", False),
+        master=master,
+        timeout=read.number("timeout", 1, 255, 5.0),
+        priority=read.integer("priority", 1, 255, default=127),
+        base_oid=base_oid,
+    )
 
 
-def _tuple(kinds):
-    return kinds if isinstance(kinds, tuple) else (kinds,)
+def _keepalived(read: Table) -> KeepalivedConfig:
+    config_id = read.get("id", str, None)
+    if config_id is not None and not re.fullmatch(r"[^\s/]+", config_id):
+        read.fail("id", f"{show(config_id)} must be a non-empty word (keepalived's -i)")
+        config_id = None
+    return KeepalivedConfig(config=read.absolute_path("config", None), id=config_id)
 
 
-def _instance(table, where: str, index: int) -> InstanceConfig:
+# -- values shared with the frontends ----------------------------------------------------------
+
+
+def split_listen(entry: str) -> tuple[str, int]:
+    """("ADDRESS", PORT) of "ADDRESS:PORT", "[IPv6]:PORT" or ":PORT" (address ""); ValueError."""
+    host, colon, port = entry.rpartition(":")
+    if not colon:
+        raise ValueError('not "ADDRESS:PORT" (":PORT" for every address)')
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        if _ip_version(host) != 6:
+            raise ValueError(f"{host} in brackets is not an IPv6 address")
+    elif host:
+        version = _ip_version(host)
+        if version == 6:
+            raise ValueError("an IPv6 address goes in brackets: [ADDRESS]:PORT")
+        if version is None:
+            raise ValueError(f"{host} is not an IP address (names are not looked up)")
+    return host, _port(port)
+
+
+def split_agentx_master(master: str) -> tuple[str, str, int | None]:
+    """("unix", PATH, None) or ("tcp", HOST, PORT) of an [agentx] master; ValueError."""
+    if master.startswith("tcp:"):
+        host, colon, port = master[4:].rpartition(":")
+        if host.startswith("[") and host.endswith("]") and _ip_version(host[1:-1]) == 6:
+            host = host[1:-1]
+        elif not colon or not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+            raise ValueError('not "tcp:HOST:PORT" (an IPv6 address in brackets)')
+        return "tcp", host, _port(port)
+    if not master.startswith("/"):
+        raise ValueError('must be an absolute unix socket path or "tcp:HOST:PORT"')
+    if len(master.encode()) > UNIX_SOCKET_PATH_MAX:
+        raise ValueError(f"too long for a unix socket ({UNIX_SOCKET_PATH_MAX} bytes at most)")
+    return "unix", master, None
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"port {text or '(none)'} is not 1..65535")
+    return int(text)
+
+
+def _ip_version(text: str) -> int | None:
+    try:
+        return ipaddress.ip_address(text).version
+    except ValueError:
+        return None
+
+
+def _is_oid(text: str) -> bool:
+    arcs = text.split(".")
+    return (
+        len(arcs) >= 2
+        and all(arc.isdigit() and int(arc) < 2**32 for arc in arcs)
+        and int(arcs[0]) <= 2
+    )
+
+
+# -- the VRRP participant -------------------------------------------------------------------
+
+_INSTANCE_KEYS = (
+    "name", "interface", "vrid", "priority", "version", "family", "advert_interval", "vips",
+    "preempt", "nopreempt", "preempt_delay", "auth_pass", "unicast_peers", "unicast_source",
+    "notify", "vmac", "track",
+)  # fmt: skip
+_TRACK_KEYS = ("name", "command", "interval", "timeout", "weight", "fault")
+
+
+def _vrrp(root: Table) -> tuple[InstanceConfig, ...]:
+    vrrp = root.section("vrrp", ("instance",))
+    tables = vrrp.get("instance", list, [])
+    instances: list[InstanceConfig] = []
+    names: dict[str, int] = {}
+    groups: dict[tuple, int] = {}
+    for index, table in enumerate(tables):
+        name = _instance_name(table, index)
+        read = vrrp.child("instance", f"[[vrrp.instance]] {name}:", _INSTANCE_KEYS, index=index)
+        if not isinstance(table, dict):
+            continue
+        if name in names:
+            read.fail("name", f"{show(name)} is used by instance #{names[name] + 1} too")
+        names.setdefault(name, index)
+        instance = _instance(read, index)
+        if instance is None:
+            continue
+        group = (instance.interface, instance.family, instance.vrid)
+        if group in groups:
+            read.fail("vrid", f"{instance.vrid} on {instance.interface} ({instance.family}) "
+                      f"is configured by instance #{groups[group] + 1} too")  # fmt: skip
+        groups.setdefault(group, index)
+        instances.append(instance)
+    return tuple(instances)
+
+
+def _instance_name(table, index: int) -> str:
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: vrrp.instance #{index + 1} must be a table")
-    interface = table.get("interface")
-    default_name = f"vrid{table.get('vrid')}-{interface}"
-    name = table.get("name", default_name)
-    read = _Reader(table, f"{where}: instance {name}")
-    read.get("name", str)
-    unknown = set(table) - _INSTANCE_KEYS
-    if unknown:
-        read.fail(f"unknown key {sorted(unknown)[0]!r}")
+        return f"#{index + 1}"
+    name = table.get("name")
+    if isinstance(name, str) and name:
+        return name
+    return f"vrid{table.get('vrid')}-{table.get('interface')}"
+
+
+def _family(network) -> str:
+    return "inet" if network.version == 4 else "inet6"
+
+
+def _instance(read: Table, index: int) -> InstanceConfig | None:
+    """The instance, or None when a value it cannot do without is bad (already a problem)."""
+    name = read.get("name", str, None)
+    if name == "":
+        read.fail("name", "must not be empty")
     interface = read.get("interface", str, required=True)
     vrid = read.integer("vrid", 1, 255, required=True)
     priority = read.integer("priority", 1, 255, default=100)
     version = read.integer("version", 2, 3, default=3)
-    vips = read.strings("vips")
-    if not vips:
-        read.fail("vips is required (at least one virtual address)")
     networks = []
-    for vip in vips:
+    for position, vip in enumerate(read.strings("vips")):
         try:
             networks.append(ipaddress.ip_interface(vip if "/" in vip else _host_prefix(vip)))
         except ValueError:
-            read.fail(f"vips: {vip!r} is not an address with an optional /prefix")
-    families = {"inet" if n.version == 4 else "inet6" for n in networks}
+            read.fail("vips", f"{show(vip)} is not an address with an optional /prefix", position)
+    if "vips" not in read.data or (not read.data["vips"] and isinstance(read.data["vips"], list)):
+        read.fail("vips", "required (at least one virtual address)")
+    families = {_family(network) for network in networks}
     if len(families) > 1:
-        read.fail("vips mixes IPv4 and IPv6: use one instance per family")
-    family = read.get("family", str, default=families.pop())
+        read.fail("vips", "mixes IPv4 and IPv6: use one instance per family")
+    family = read.get("family", str, families.pop() if len(families) == 1 else "inet")
     if family not in FAMILIES:
-        read.fail(f"family {family!r} is not one of {', '.join(FAMILIES)}")
-    if any(("inet" if n.version == 4 else "inet6") != family for n in networks):
-        read.fail(f"vips are not all {family}")
+        read.fail("family", f"{show(family)} is not one of {', '.join(FAMILIES)}")
+        family = None
+    elif any(_family(network) != family for network in networks) and "family" in read.data:
+        read.fail("vips", f"not all {family} like family")
     if version == 2 and family == "inet6":
-        read.fail("version 2 is IPv4 only (RFC 3768): use version 3 for IPv6")
+        read.fail("version", "2 is IPv4 only (RFC 3768): use version 3 for IPv6")
     interval = read.number("advert_interval", 0.01, 40.95, 1.0)
-    if version == 2 and (interval != int(interval) or interval > 255):
-        read.fail(f"advert_interval {interval:g}: VRRPv2 sends whole seconds (1..255)")
-    if version == 3 and round(interval * 100) < 1:
-        read.fail(f"advert_interval {interval:g}: VRRPv3 needs at least 0.01 s")
-    preempt = read.get("preempt", bool, default=True)
-    if read.get("nopreempt", bool, default=False):
+    if version == 2 and interval != int(interval):
+        read.fail("advert_interval", f"{interval:g}: VRRPv2 sends whole seconds")
+    preempt = read.boolean("preempt", True)
+    if read.boolean("nopreempt", False):
         preempt = False
     auth_pass = read.get("auth_pass", str)
     if auth_pass is not None:
         if version != 2:
-            read.fail("auth_pass is VRRPv2 only (VRRPv3 has no authentication)")
+            read.fail("auth_pass", "VRRPv2 only (VRRPv3 has no authentication)")
         if not 1 <= len(auth_pass.encode()) <= 8:
-            read.fail("auth_pass must be 1..8 bytes (keepalived cuts it at 8)")
+            read.fail("auth_pass", "must be 1..8 bytes (keepalived cuts it at 8)")
     peers = read.strings("unicast_peers")
-    for peer in peers:
-        _check_address(read, "unicast_peers", peer, family)
+    for position, peer in enumerate(peers):
+        _check_address(read, "unicast_peers", peer, family, position)
     source = read.get("unicast_source", str)
     if source is not None:
         _check_address(read, "unicast_source", source, family)
-    vmac = read.get("vmac", bool, default=False)
-    if vmac and family != "inet":
-        read.fail("vmac = true is IPv4 only for now (IPv6 sends from the interface MAC)")
-    if vmac and len(f"vrrp.{vrid}") > 15:
-        read.fail("vmac interface name too long")
-    tracks_table = read.get("track", list, default=[])
-    tracks = tuple(_track(t, read.where, i) for i, t in enumerate(tracks_table))
+    vmac = read.boolean("vmac", False)
+    if vmac and family == "inet6":
+        read.fail("vmac", "true is IPv4 only for now (IPv6 sends from the interface MAC)")
+    tracks = _tracks(read, name or _instance_name(read.data, index))
     if priority == 255 and tracks:
-        read.fail("priority 255 (address owner) cannot have track commands")
+        read.fail("priority", "255 (address owner) cannot have track commands")
+    if interface is None or vrid is None or not networks or family is None:
+        return None
     return InstanceConfig(
-        name=name,
+        name=name or f"vrid{vrid}-{interface}",
         interface=interface,
         vrid=vrid,
         priority=priority,
-        vips=tuple(str(n) for n in networks),
+        vips=tuple(str(network) for network in networks),
         family=family,
         version=version,
         advert_interval=interval,
@@ -375,31 +545,43 @@ def _host_prefix(vip: str) -> str:
     return f"{vip}/128" if ":" in vip else f"{vip}/32"
 
 
-def _check_address(read: _Reader, key: str, text: str, family: str) -> None:
+def _check_address(read: Table, key: str, text: str, family: str | None,
+                   index: int | None = None) -> None:  # fmt: skip
     try:
         address = ipaddress.ip_address(text.partition("%")[0])
     except ValueError:
-        read.fail(f"{key}: {text!r} is not an IP address")
-    if ("inet" if address.version == 4 else "inet6") != family:
-        read.fail(f"{key}: {text} is not {family} like the vips")
+        read.fail(key, f"{show(text)} is not an IP address", index)
+        return
+    if family is not None and _family(address) != family:
+        read.fail(key, f"{text} is not {family} like the vips", index)
 
 
-def _track(table, where: str, index: int) -> TrackConfig:
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: track #{index + 1} must be a table")
-    name = table.get("name", f"track{index + 1}")
-    read = _Reader(table, f"{where}: track {name}")
+def _tracks(instance: Table, instance_name: str) -> tuple[TrackConfig, ...]:
+    tables = instance.get("track", list, [])
+    tracks = []
+    for index, table in enumerate(tables):
+        name = table.get("name") if isinstance(table, dict) else None
+        name = name if isinstance(name, str) and name else f"track{index + 1}"
+        label = f"[[vrrp.instance.track]] {instance_name}/{name}:"
+        read = instance.child("track", label, _TRACK_KEYS, index=index)
+        if isinstance(table, dict):
+            track = _track(read, name)
+            if track is not None:
+                tracks.append(track)
+    return tuple(tracks)
+
+
+def _track(read: Table, name: str) -> TrackConfig | None:
     read.get("name", str)
-    unknown = set(table) - _TRACK_KEYS
-    if unknown:
-        read.fail(f"unknown key {sorted(unknown)[0]!r}")
     command = read.strings("command")
-    if not command:
-        read.fail("command is required (a list: program and arguments, no shell)")
-    weight = read.integer("weight", -254, 254, default=0)
-    fault = read.get("fault", bool, default=False)
-    if not weight and not fault:
-        read.fail("set weight (non-zero) or fault = true, or the track does nothing")
+    if "command" not in read.data or read.data["command"] == []:
+        read.fail("command", "required (a list: program and arguments, no shell)")
+    weight = read.integer("weight", -254, 254, default=None)
+    fault = read.boolean("fault", False)
+    if not weight and not fault and (weight == 0 or "weight" not in read.data):
+        read.fail("weight", "set weight (non-zero) or fault = true, or the track does nothing")
     interval = read.number("interval", 0.1, 86400, 2.0)
     timeout = read.number("timeout", 0.05, 3600, min(1.0, interval))
-    return TrackConfig(name, command, interval, timeout, weight, fault)
+    if not command:
+        return None
+    return TrackConfig(name, command, interval, timeout, weight or 0, fault)

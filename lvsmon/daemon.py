@@ -28,8 +28,10 @@ from typing import Protocol
 
 from lvsmon import config as config_module
 from lvsmon import ipvs as ipvs_module
+from lvsmon import logs
 from lvsmon.config import Config
 from lvsmon.errors import LvsmonError
+from lvsmon.events import StateChangeLogger
 from lvsmon.model.daemon import SourceState
 from lvsmon.state import StateStore
 from lvsmon.status_socket import StatusServer
@@ -84,6 +86,7 @@ class Daemon:
         self._wake: dict[str, asyncio.Event] = {}
         self._reloading = asyncio.Lock()
         self._reloads: set[asyncio.Task] = set()
+        self.store.subscribe(StateChangeLogger().changed)
 
     def stop(self) -> None:
         self._stop.set()
@@ -183,17 +186,13 @@ class Daemon:
                 await asyncio.sleep(RETRY_SECONDS)
 
     def _failed(self, name: str, reason: str, retry_seconds: float) -> None:
-        """Publish why source `name` (a DaemonState field) has nothing; log a new reason once."""
+        """Publish why source `name` (a DaemonState field) has nothing; the state-change
+        logger (lvsmon.events) says so once, and when it is back."""
         source = getattr(self.store.current, name)
-        if source.error != reason:
-            log.warning("%s unavailable: %s (retrying every %g s)", _LABELS[name], reason,
-                        retry_seconds)  # fmt: skip
         self.store.publish(**{name: source.failed(reason, self.store.clock())})
 
     def _succeeded(self, name: str, snapshot) -> None:
         source = getattr(self.store.current, name)
-        if source.error is not None:
-            log.info("%s: available again", _LABELS[name])
         self.store.publish(**{name: source.succeeded(snapshot, self.store.clock())})
 
     # -- reload (SIGHUP) ------------------------------------------------------------------
@@ -206,7 +205,8 @@ class Daemon:
             try:
                 new = await asyncio.to_thread(config_module.load, path)
             except LvsmonError as exc:
-                log.error("reload refused, the running configuration is kept: %s", exc)
+                for problem in getattr(exc, "problems", None) or (str(exc),):
+                    log.error("reload refused, the running configuration is kept: %s", problem)
                 return False
             problems = [problem for frontend in self.frontends
                         for problem in frontend.check(new)]  # fmt: skip
@@ -215,6 +215,7 @@ class Daemon:
                           "; ".join(problems))
                 return False
             old, self.config = self.config, new
+            logs.configure(new.log)
             await self._apply(old, new)
             for frontend in self.frontends:
                 try:
@@ -338,7 +339,7 @@ class Daemon:
 
     def _read_ipvs_blocking(self, settings):
         """Runs in a worker thread. Keeps one netlink socket; drops it after a failure."""
-        procfs_root = getattr(settings, "procfs_root", "/proc")
+        procfs_root = settings.procfs_root
         if settings.source == "procfs":
             return ipvs_module.read_table("procfs", procfs_root=procfs_root)
         try:
@@ -377,7 +378,7 @@ def _observer_settings(config: Config) -> Settings:
 
 def _snat_status_file(config: Config) -> str | None:
     """The SNAT recorder's status file when this configuration has a [snat] table."""
-    return getattr(config, "snat_status_file", None)
+    return config.snat_status_file
 
 
 def run(config: Config, frontends: tuple[Frontend, ...] = ()) -> None:

@@ -5,6 +5,8 @@ these into one line on stderr and a non-zero exit code; nothing below the CLI
 prints or exits.
 """
 
+from collections.abc import Iterable
+
 
 class LvsmonError(Exception):
     """Base of every error lvsmon raises on purpose."""
@@ -26,6 +28,20 @@ class UsageError(LvsmonError):
     """A value given on the command line or in the config is not valid."""
 
     exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration file is missing, not TOML, or has bad values: every problem found.
+
+    Each problem is one line naming the file, the line, the section and the key
+    ("/etc/lvsmon/lvsmon.toml:12: [ipvs] interval: 0.1 out of range 0.5..3600"); the
+    message is all of them, one per line.
+    """
+
+    def __init__(self, problems: str | Iterable[str]):
+        problems = (problems,) if isinstance(problems, str) else tuple(problems)
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
 
 
 class ParseError(LvsmonError):

@@ -7,13 +7,17 @@ error's exit code here, and nowhere else.
 import click
 
 from lvsmon import __version__
-from lvsmon.errors import LvsmonError
+from lvsmon.errors import ConfigError, LvsmonError
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except ConfigError as exc:  # every problem on a line of its own, file:line first
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            ctx.exit(exc.exit_code)
         except LvsmonError as exc:
             click.echo(f"lvsmon: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -32,7 +36,7 @@ def main():
 
 
 def _register():
-    from lvsmon.cli import daemon_cmd, ipvs_cmd, pool_cmd, snat_cmd, vrrp_cmd
+    from lvsmon.cli import config_cmd, daemon_cmd, ipvs_cmd, pool_cmd, snat_cmd, vrrp_cmd
 
     main.add_command(ipvs_cmd.ipvs)
     main.add_command(pool_cmd.drain)
@@ -41,6 +45,7 @@ def _register():
     main.add_command(vrrp_cmd.vrrp)
     main.add_command(daemon_cmd.run)
     main.add_command(daemon_cmd.status)
+    main.add_command(config_cmd.config)
 
 
 _register()

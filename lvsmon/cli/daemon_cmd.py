@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
 import time
 
 import click
 
 from lvsmon import config as config_module
-from lvsmon.config import DEFAULT_STATUS_SOCKET
+from lvsmon.config import DEFAULT_CONFIG_PATH, DEFAULT_STATUS_SOCKET
 from lvsmon.errors import LvsmonError
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
@@ -41,13 +39,13 @@ TIMEOUT_OPTION = click.option(
     "-c",
     "--config",
     "config_path",
-    default="/etc/lvsmon/lvsmon.toml",
+    default=DEFAULT_CONFIG_PATH,
     show_default=True,
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="TOML configuration ([daemon], [observer], [ipvs], [[vrrp.instance]]).",
+    help="TOML configuration (`lvsmon config check FILE` checks it).",
 )
-@click.option("-v", "--verbose", is_flag=True, help="Log debug details too.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug details too ([log] level).")
 def run(config_path, verbose):
     """Run the lvsmon daemon in the foreground (for systemd).
 
@@ -58,40 +56,25 @@ def run(config_path, verbose):
     the Nagios checks ask. A source that fails (no IPVS in this kernel, no
     permission) is reported in the status with its reason and retried.
 
-    Logs go to stderr. SIGTERM or SIGINT stops cleanly: participant masters
-    send a priority 0 advert and remove their VIPs. Needs CAP_NET_RAW (VRRP
+    An invalid FILE is refused before anything starts: every problem is
+    printed with its line, section and key, and the exit code is 2. Logs go
+    to stderr or syslog ([log]); state changes (VRRP master, anomalies,
+    participant transitions, a source down and back) are logged at notice
+    or warning. SIGTERM or SIGINT stops cleanly: participant masters send a
+    priority 0 advert and remove their VIPs. Needs CAP_NET_RAW (VRRP
     sockets) and CAP_NET_ADMIN (IPVS netlink, participant VIPs).
     """
-    from lvsmon import daemon
+    from lvsmon import daemon, logs
     from lvsmon.cli.plugins import frontend_factories
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
-    config = config_module.load(config_path)
+    config = config_module.load(config_path)  # every problem at once, before anything opens
     # The frontends (exporter, AgentX) are handed to the daemon here: the core imports none.
     frontends = tuple(factory() for factory in frontend_factories().values())
     problems = [problem for frontend in frontends for problem in frontend.check(config)]
     if problems:
-        raise config_module.ConfigError("; ".join(problems))
+        raise config_module.ConfigError(problems)
+    logs.configure(config.log, verbose)
     daemon.run(config, frontends)
-
-
-class _JournalFormatter(logging.Formatter):
-    """Under systemd (stderr is a journal stream), "<4>" prefixes carry each line's priority."""
-
-    _PRIORITIES = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
-
-    def __init__(self, fmt: str):
-        super().__init__(fmt)
-        self.journal = bool(os.environ.get("JOURNAL_STREAM"))
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        if not self.journal:
-            return text
-        prefix = f"<{self._PRIORITIES.get(record.levelname, 6)}>"
-        return "\n".join(prefix + line for line in text.splitlines())
 
 
 @click.command()

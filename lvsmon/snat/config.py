@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from lvsmon.config import ConfigError, read_toml
+from lvsmon.config_reader import Document, Problems, Table, read_document, show
 
 DEFAULT_STORE = "/var/lib/lvsmon/snat.sqlite"
 DEFAULT_STATUS_FILE = "/run/lvsmon/snat-status.json"
@@ -49,40 +49,44 @@ _MINIMUM = {
 
 
 def load_config(path: str | Path | None) -> SnatConfig:
-    """The [snat] table of a TOML file (lvsmon.config reads the file), checked key by key."""
+    """The [snat] table of a TOML file, checked key by key (ConfigError lists every problem)."""
     if path is None:
         return SnatConfig()
-    table = read_toml(path).get("snat", {})
-    where = f"{path}: [snat]"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where} must be a table")
+    return from_document(read_document(path))
+
+
+def from_document(document: Document) -> SnatConfig:
+    problems = Problems(document.path, document.lines)
+    read = Table.root(problems, document.data).section("snat", _FIELDS)
     values = {}
-    for key, value in table.items():
-        if key not in _FIELDS:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(_FIELDS)})")
-        values[key] = _checked(where, key, value)
+    for key, value in read.data.items():
+        if key in _FIELDS:
+            values[key] = _checked(read, key, value)
+    problems.raise_if_any()
     return SnatConfig(**values)
 
 
-def _checked(where: str, key: str, value):
-    kind = type(getattr(SnatConfig, key))
+def _checked(read: Table, key: str, value):
+    """The value of `key`, or the default after recording why it is bad."""
+    default = getattr(SnatConfig, key)
+    kind = type(default)
     if _FIELDS[key].type == "str | None":
         if not isinstance(value, str):
-            raise ConfigError(f'{where}: {key} must be a path, or "" to switch it off')
+            read.fail(key, f'{show(value)} must be a path, or "" to switch it off')
+            return default
         return value or None  # an empty path switches that sink off
     if kind is bool or kind is str:
         if not isinstance(value, kind):
-            raise ConfigError(
-                f"{where}: {key} must be {'true or false' if kind is bool else 'text'}"
-            )
+            read.fail(key, f"{show(value)} must be {'true or false' if kind is bool else 'text'}")
+            return default
         return value
     wanted = (int,) if kind is int else (int, float)
     if isinstance(value, bool) or not isinstance(value, wanted):
-        raise ConfigError(
-            f"{where}: {key} must be {'a whole number' if kind is int else 'a number'}"
-        )
+        read.fail(key, f"{show(value)} must be {'a whole number' if kind is int else 'a number'}")
+        return default
     if value < _MINIMUM.get(key, value):
-        raise ConfigError(f"{where}: {key} = {value} is below {_MINIMUM[key]}")
+        read.fail(key, f"{show(value)} is below {_MINIMUM[key]}")
+        return default
     return kind(value)
 
 

@@ -154,3 +154,34 @@ def test_icinga2_validates_the_check_commands_and_itl_conventions(tmp_path):
             if option in ("--verbose", "-v"):  # a flag: set_if, no value
                 assert "set_if" in argument and "value" not in argument, (name, option)
         assert set(command["vars"]) <= used, (name, set(command["vars"]) - used)
+
+
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate missing")
+def test_logrotate_accepts_the_lvsmon_snippet(tmp_path):
+    # logrotate wants its configuration owned by the user and not writable by others.
+    copy = tmp_path / "lvsmon"
+    copy.write_text((DEPLOY / "logrotate-lvsmon").read_text())
+    copy.chmod(0o644)
+    result = subprocess.run(
+        ["logrotate", "-d", "-s", str(tmp_path / "state"), str(copy)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # logrotate -d exits 0 even on an unknown option: its "error:" lines tell.
+    assert "error" not in output.lower(), output
+    assert "rotating pattern: /var/log/lvsmon.log  weekly (8 rotations)" in output, output
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None, reason="rsyslogd (Debian rsyslog) missing")
+def test_rsyslogd_accepts_the_lvsmon_snippet(tmp_path):
+    conf = tmp_path / "rsyslog.conf"
+    conf.write_text(
+        f'global(workDirectory="{tmp_path}")\n'
+        f'include(file="{DEPLOY / "rsyslog-lvsmon.conf"}")\n'
+    )
+    result = subprocess.run(
+        ["rsyslogd", "-N1", "-f", str(conf)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "error" not in (result.stdout + result.stderr).lower(), result.stderr
