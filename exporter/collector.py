@@ -17,20 +17,22 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from lvsmon import __version__
-from lvsmon.model import Counters, IpvsTable
+from lvsmon.model import IpvsTable
 from lvsmon.model.daemon import DaemonState, SourceState
 from lvsmon.model.vrrp import ANOMALY_NAMES, STATES, ObserverSnapshot, ParticipantSnapshot
+from lvsmon_exporter.exposition import LazyFamily
 
 SOURCE_NAMES = ("vrrp", "participant", "ipvs", "snat")
-# (model field, metric name part, unit, help): the IPVS counters of services and real servers
+# (model field, metric name part, help): the IPVS counters of services and real servers
 IPVS_COUNTERS = (
-    ("connections", "connections", "", "Connections scheduled"),
-    ("packets_in", "incoming_packets", "", "Packets received"),
-    ("packets_out", "outgoing_packets", "", "Packets sent"),
-    ("bytes_in", "incoming_bytes", "", "Bytes received"),
-    ("bytes_out", "outgoing_bytes", "", "Bytes sent"),
+    ("connections", "connections", "Connections scheduled"),
+    ("packets_in", "incoming_packets", "Packets received"),
+    ("packets_out", "outgoing_packets", "Packets sent"),
+    ("bytes_in", "incoming_bytes", "Bytes received"),
+    ("bytes_out", "outgoing_bytes", "Bytes sent"),
 )
 VIEW_LABELS = ["interface", "family", "vrid"]
 ROUTER_LABELS = [*VIEW_LABELS, "router"]
@@ -41,13 +43,18 @@ INSTANCE_LABELS = ["vrrp_instance", "interface", "vrid"]
 
 def families(state: DaemonState, now: float) -> Iterator[Metric]:
     """Every family of one state: health first, then each source's own."""
+    yield from small_families(state, now)
+    if state.ipvs.snapshot is not None:
+        yield from ipvs_families(state.ipvs.snapshot)
+
+
+def small_families(state: DaemonState, now: float) -> Iterator[Metric]:
+    """All but the IPVS table's (which the exporter renders once per IPVS read)."""
     yield from health_families(state, now)
     if state.vrrp.snapshot is not None:
         yield from observer_families(state.vrrp.snapshot)
     if state.participant.snapshot is not None:
         yield from participant_families(state.participant.snapshot)
-    if state.ipvs.snapshot is not None:
-        yield from ipvs_families(state.ipvs.snapshot)
 
 
 # -- health ------------------------------------------------------------------------------
@@ -188,64 +195,73 @@ _STATE_LABELS = {"INITIALIZE": "init", "BACKUP": "backup", "MASTER": "master", "
 
 
 # -- IPVS ------------------------------------------------------------------------------
+# A table of 10,000 real servers makes some 110,000 samples: they are made while the family
+# is rendered (LazyFamily) so that they die young instead of keeping the garbage collector
+# busy, holding the GIL, while the daemon's loop waits (benchmarks/exporter_loop.py).
 
 
 def ipvs_families(table: IpvsTable) -> Iterator[Metric]:
-    service_info = InfoMetricFamily("lvsmon_ipvs_service", "A virtual service and its settings.",
-                                    labels=["service"])
-    server_info = InfoMetricFamily("lvsmon_ipvs_real_server", "A real server's forwarding method.",
-                                   labels=["service", "real_server"])
-    servers = GaugeMetricFamily("lvsmon_ipvs_service_real_servers", "Real servers of the service.",
-                                labels=["service"])
-    available = GaugeMetricFamily("lvsmon_ipvs_service_real_servers_available", "Real servers of "
-                                  "the service with weight > 0.", labels=["service"])
-    weight = GaugeMetricFamily("lvsmon_ipvs_real_server_weight", "Weight (0: no new connections).",
-                               labels=["service", "real_server"])
-    active = GaugeMetricFamily("lvsmon_ipvs_real_server_active_connections", "Active connections.",
-                               labels=["service", "real_server"])
-    inactive = GaugeMetricFamily("lvsmon_ipvs_real_server_inactive_connections",
-                                 "Inactive connections.", labels=["service", "real_server"])
-    service_counters = _counter_families("service", ["service"])
-    server_counters = _counter_families("real_server", ["service", "real_server"])
-    for service in table.services:
-        name = service.name
-        service_info.add_metric([name], {
-            "scheduler": service.scheduler, "protocol": service.protocol,
-            "address": service.address or "", "port": _text(service.port),
-            "fwmark": _text(service.fwmark), "family": service.key.family or "",
-            "persistence": _text(service.persistence_timeout_seconds),
-            "flags": ",".join(service.flags),
-        })  # fmt: skip
-        servers.add_metric([name], len(service.real_servers))
-        available.add_metric([name], sum(1 for rs in service.real_servers if rs.weight > 0))
-        _add_counters(service_counters, [name], service.stats)
-        for rs in service.real_servers:
-            labels = [name, rs.endpoint]
-            server_info.add_metric(labels, {"forward": rs.forward})
-            weight.add_metric(labels, rs.weight)
-            active.add_metric(labels, rs.active_connections)
-            inactive.add_metric(labels, rs.inactive_connections)
-            _add_counters(server_counters, labels, rs.stats)
-    yield from (service_info, servers, available, *service_counters)
-    yield from (server_info, weight, active, inactive, *server_counters)
-    totals = _counter_families("", [])
-    _add_counters(totals, [], table.stats)
-    yield from (family for family in totals if family.samples)
+    services = table.services
 
+    def per_service(name: str, kind: str, text: str, value) -> LazyFamily:
+        sample = _sample_name(name, kind)
+        return LazyFamily(name, text, kind, lambda: (
+            Sample(sample, {"service": svc.name}, v, None)
+            for svc in services if (v := value(svc)) is not None))  # fmt: skip
 
-def _counter_families(kind: str, labels: list[str]) -> list[CounterMetricFamily]:
-    prefix = f"lvsmon_ipvs_{kind}_" if kind else "lvsmon_ipvs_"
-    whose = {"service": " by the service", "real_server": " by the real server"}.get(
-        kind, " by IPVS in all")
-    return [CounterMetricFamily(prefix + part, text + whose + ".", labels=labels)
-            for _field, part, _unit, text in IPVS_COUNTERS]  # fmt: skip
+    def per_server(name: str, kind: str, text: str, value) -> LazyFamily:
+        sample = _sample_name(name, kind)
+        return LazyFamily(name, text, kind, lambda: (
+            Sample(sample, {"service": svc.name, "real_server": rs.endpoint}, v, None)
+            for svc in services for rs in svc.real_servers
+            if (v := value(rs)) is not None))  # fmt: skip
 
+    def service_info(svc) -> dict[str, str]:
+        return {
+            "service": svc.name, "scheduler": svc.scheduler, "protocol": svc.protocol,
+            "address": svc.address or "", "port": _text(svc.port), "fwmark": _text(svc.fwmark),
+            "family": svc.key.family or "", "persistence": _text(svc.persistence_timeout_seconds),
+            "flags": ",".join(svc.flags),
+        }  # fmt: skip
 
-def _add_counters(families: list[CounterMetricFamily], labels: list[str], counters: Counters
-                  ) -> None:
-    for family, value in zip(families, counters.values(), strict=True):
+    yield LazyFamily("lvsmon_ipvs_service", "A virtual service and its settings.", "info",
+                     lambda: (Sample("lvsmon_ipvs_service_info", service_info(svc), 1, None)
+                              for svc in services))  # fmt: skip
+    yield per_service("lvsmon_ipvs_service_real_servers", "gauge",
+                      "Real servers of the service.", lambda svc: len(svc.real_servers))
+    yield per_service("lvsmon_ipvs_service_real_servers_available", "gauge",
+                      "Real servers of the service with weight > 0.",
+                      lambda svc: sum(1 for rs in svc.real_servers if rs.weight > 0))
+    for field, part, text in IPVS_COUNTERS:
+        yield per_service(f"lvsmon_ipvs_service_{part}", "counter",
+                          f"{text} by the service.", _stat(field))
+    yield LazyFamily("lvsmon_ipvs_real_server", "A real server's forwarding method.", "info",
+                     lambda: (Sample("lvsmon_ipvs_real_server_info",
+                                     {"service": svc.name, "real_server": rs.endpoint,
+                                      "forward": rs.forward}, 1, None)
+                              for svc in services for rs in svc.real_servers))  # fmt: skip
+    yield per_server("lvsmon_ipvs_real_server_weight", "gauge",
+                     "Weight (0: no new connections).", lambda rs: rs.weight)
+    yield per_server("lvsmon_ipvs_real_server_active_connections", "gauge",
+                     "Active connections.", lambda rs: rs.active_connections)
+    yield per_server("lvsmon_ipvs_real_server_inactive_connections", "gauge",
+                     "Inactive connections.", lambda rs: rs.inactive_connections)
+    for field, part, text in IPVS_COUNTERS:
+        yield per_server(f"lvsmon_ipvs_real_server_{part}", "counter",
+                         f"{text} by the real server.", _stat(field))
+    for field, part, text in IPVS_COUNTERS:
+        value = getattr(table.stats, field)
         if value is not None:  # procfs cannot know it: absent, never 0
-            family.add_metric(labels, value)
+            yield CounterMetricFamily(f"lvsmon_ipvs_{part}", f"{text} by IPVS in all.",
+                                      value=value)
+
+
+def _sample_name(name: str, kind: str) -> str:
+    return name + "_total" if kind == "counter" else name
+
+
+def _stat(field: str):
+    return lambda item: getattr(item.stats, field)
 
 
 def _text(value) -> str:

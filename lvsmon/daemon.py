@@ -22,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import signal
+import sys
 from typing import Protocol
 
 from lvsmon import config as config_module
@@ -114,6 +116,9 @@ class Daemon:
             for name, wanted in self._wanted().items():
                 if wanted:
                     self._start_source(name)
+            # What exists now lives as long as the daemon: keep it out of the full garbage
+            # collections, which hold the GIL while they walk (benchmarks/exporter_loop.py).
+            gc.freeze()
             log.info("running (pid %d)", self.store.current.daemon.pid)
             await self._stop.wait()
             log.info("stopping")
@@ -383,4 +388,8 @@ def _snat_status_file(config: Config) -> str | None:
 
 def run(config: Config, frontends: tuple[Frontend, ...] = ()) -> None:
     """Run until SIGTERM / SIGINT; errors at start-up propagate as LvsmonError."""
+    # Worker threads render scrapes and answers; they must hand the GIL back to the loop
+    # often, for the participant's adverts are timed to the millisecond (the default
+    # switch interval, 5 ms, showed as 5 ms late timers: benchmarks/exporter_loop.py).
+    sys.setswitchinterval(0.001)
     asyncio.run(Daemon(config, frontends=frontends).run())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.firewall import block_vrrp, unblock_vrrp
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
 from tests.lab.vrrp_probe import Probe, history, masters_are, router
 
@@ -51,24 +52,6 @@ def all_have(name: str, active: bool = True):
 
 def link_local(namespace) -> str:
     return next(a.split("/")[0] for a in namespace.addresses("eth0") if a.startswith("fe80:"))
-
-
-def block_peer(namespace, peer4: str, peer6: str) -> None:
-    """Drop VRRP arriving from the peer (IPv4 and its IPv6 link-local address)."""
-    ruleset = (
-        "table inet lvsmt_block {\n"
-        "  chain input {\n"
-        "    type filter hook input priority 0; policy accept;\n"
-        f"    ip saddr {peer4} ip protocol vrrp drop\n"
-        f"    ip6 saddr {peer6} meta l4proto vrrp drop\n"
-        "  }\n"
-        "}\n"
-    )
-    namespace.run(["nft", "-f", "-"], input=ruleset)
-
-
-def unblock(namespace) -> None:
-    namespace.run(["nft", "delete", "table", "inet", "lvsmt_block"])
 
 
 def test_observer_follows_keepalived_pair(lab):
@@ -131,8 +114,8 @@ def test_observer_follows_keepalived_pair(lab):
 
     # Both nodes drop each other's adverts; the observer hears both: split brain, then its end.
     started = time.monotonic()
-    block_peer(a, B4, b6)
-    block_peer(b, A4, a6)
+    block_vrrp(a, B4, b6)
+    block_vrrp(b, A4, a6)
     segments = probe.wait(all_have("split_brain"), 15, "split brain reported")
     timings["split brain reported"] = time.monotonic() - started
     for vrid in VIPS:
@@ -140,8 +123,8 @@ def test_observer_follows_keepalived_pair(lab):
         assert set(item["routers"]) == {addr_a[vrid], addr_b[vrid]}
         assert item["end"] is None
     lifted = time.time()
-    unblock(a)
-    unblock(b)
+    unblock_vrrp(a)
+    unblock_vrrp(b)
     segments = probe.wait(all_have("split_brain", active=False), 10, "split brain ended")
     timings["split brain ended"] = time.time() - lifted
     for vrid in VIPS:
