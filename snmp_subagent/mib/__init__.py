@@ -1,0 +1,1 @@
+"""SNMP MIBs: the checker (check), RFC 6527 facts, and the snapshot-to-OID mapping."""
