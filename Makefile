@@ -32,4 +32,5 @@ bench: vm-image
 	$(PY) -m benchmarks.exposition
 	$(PY) -m benchmarks.exporter_loop --freeze
 	$(PY) -m benchmarks.state_events
+	$(PY) -m benchmarks.exporter_scrape
 	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read

@@ -133,7 +133,7 @@ def test_health_endpoint_and_landing_page_without_prometheus(lab):
         return d.run([sys.executable, "-c", fetch, f"http://{D4}:{PORT}{path}"]).stdout
 
     lab.wait_for(lambda: "OK" in get("/-/healthy"), 30, what="the health endpoint")
-    assert "/metrics" in get("/")
+    assert 'href="metrics"' in get("/")
     def ipvs_down():
         text = get("/metrics")
         return text if 'lvsmon_source_up{source="ipvs"} 0' in text else None
