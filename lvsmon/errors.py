@@ -89,3 +89,7 @@ class DaemonNotRunning(StatusSocketError):
     """No lvsmon daemon answers on the status socket."""
 
     exit_code = 3
+
+
+class AgentxError(LvsmonError):
+    """Serving SNMP over AgentX (RFC 2741) failed: a value, an index, a PDU or the master."""
