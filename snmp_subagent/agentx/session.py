@@ -284,16 +284,31 @@ class _OutageLog:
             log.warning("AgentX session with %s ended: %s; reconnecting quietly",
                         self.master, reason)
 
-    def up(self, served: int, refused: int, first: bool) -> None:
+    def up(self, served: int, total: int, first: bool) -> None:
         now = time.monotonic()
         if first:
-            log.info("AgentX session open with %s: %d subtrees served, %d refused",
-                     self.master, served, refused)
+            log.info("AgentX session open with %s: serving %d of %d subtrees",
+                     self.master, served, total)
         elif self.down_since is not None and not self.quiet:
             log.info("AgentX session open again with %s after %.1f s (%d attempts): "
-                     "%d subtrees served, %d refused", self.master, now - self.down_since,
-                     self.attempts, served, refused)
+                     "serving %d of %d subtrees", self.master, now - self.down_since,
+                     self.attempts, served, total)
         self.down_since = None
+
+
+class _Backoff:
+    """Seconds to wait before the next attempt: MIN_BACKOFF doubling up to MAX_BACKOFF."""
+
+    def __init__(self) -> None:
+        self.delay = MIN_BACKOFF
+
+    def next(self) -> float:
+        delay = min(self.delay, MAX_BACKOFF)
+        self.delay = min(self.delay * 2, MAX_BACKOFF)
+        return delay
+
+    def reset(self) -> None:
+        self.delay = MIN_BACKOFF
 
 
 class Subagent:
@@ -342,7 +357,7 @@ class Subagent:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        self._ready, self._served, self._connection = False, (), None
+        self._drop_session()  # also a connection cancelled halfway through Open
         for task in list(self._notifications):
             task.cancel()
         await asyncio.gather(*self._notifications, return_exceptions=True)
@@ -408,42 +423,53 @@ class Subagent:
     # -- connection loop ------------------------------------------------------
 
     async def _run(self) -> None:
-        delay = MIN_BACKOFF
-        opened_before = False
+        """Sessions one after the other until stop(); a bug in one never ends the loop."""
+        backoff = _Backoff()
         while not self._stopping:
-            self.counters.connect_attempts += 1
-            connection: _Connection | None = None
             try:
-                connection = await self._connect()
-                await self._open(connection)
-            except (OSError, SessionLost, TimeoutError) as exc:
-                if connection is not None:
-                    connection.end(getattr(exc, "kind", "connect_failed"), str(exc))
-                self._connection = None
-                self._outage.down(_describe(exc))
-                await self._pause(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-                continue
-            self.counters.sessions_opened += 1
-            if opened_before:
-                self.counters.reconnects += 1
-            self._ready = True
-            self._outage.up(len(self._served), len(self._refused), first=not opened_before)
-            opened_before = True
-            started = time.monotonic()
-            lost = await self._serve(connection)
-            self._ready = False
-            self._served = ()
-            self._connection = None
-            self.counters.session_ends[lost.kind] += 1
-            if self._stopping:
-                break
-            lasted = time.monotonic() - started
-            self._outage.down(str(lost), session_seconds=lasted)
-            if lasted >= STABLE_SECONDS:
-                delay = MIN_BACKOFF
-            await self._pause(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
+                await self._session(backoff)
+            except Exception:  # noqa: BLE001 - logged with its traceback, then retried
+                log.exception("AgentX: internal error; starting a new session")
+                self.counters.session_ends["internal_error"] += 1
+                self._drop_session()
+                await self._pause(MAX_BACKOFF)
+
+    async def _session(self, backoff: _Backoff) -> None:
+        """Connect, open, register, serve until the session ends; then wait the backoff."""
+        self.counters.connect_attempts += 1
+        connection: _Connection | None = None
+        try:
+            connection = await self._connect()
+            await self._open(connection)
+        except (OSError, SessionLost, TimeoutError) as exc:
+            if connection is not None:
+                connection.end(getattr(exc, "kind", "open_failed"), str(exc))
+            self._drop_session()
+            self._outage.down(_describe(exc))
+            await self._pause(backoff.next())
+            return
+        self.counters.sessions_opened += 1
+        if self.counters.sessions_opened > 1:
+            self.counters.reconnects += 1
+        self._ready = True
+        self._outage.up(len(self._served), len(self.subtrees),
+                        first=self.counters.sessions_opened == 1)
+        started = time.monotonic()
+        lost = await self._serve(connection)
+        self._drop_session()
+        self.counters.session_ends[lost.kind] += 1
+        if self._stopping:
+            return
+        lasted = time.monotonic() - started
+        self._outage.down(str(lost), session_seconds=lasted)
+        if lasted >= STABLE_SECONDS:
+            backoff.reset()
+        await self._pause(backoff.next())
+
+    def _drop_session(self) -> None:
+        if self._connection is not None:
+            self._connection.end("dropped", "dropped")
+        self._ready, self._served, self._connection = False, (), None
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -495,8 +521,10 @@ class Subagent:
         for subtree, why in self._refused.items():
             if self._refusals_logged.get(subtree) != why:
                 self._refusals_logged[subtree] = why
-                log.warning("AgentX: the master refused subtree %s (%s): another subagent "
-                            "serves it; lvsmon leaves it off and serves the rest", subtree, why)
+                cause = ("another subagent has it registered" if why == "duplicateRegistration"
+                         else "refused by the master")
+                log.warning("AgentX: subtree %s not served (%s: %s); lvsmon leaves it off and "
+                            "serves the rest", subtree, why, cause)
         for subtree in self._served:
             if self._refusals_logged.pop(subtree, None) is not None:
                 log.info("AgentX: subtree %s is served by lvsmon again", subtree)

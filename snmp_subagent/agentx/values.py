@@ -173,17 +173,20 @@ class Value:
 
     @classmethod
     def from_pysnmp(cls, value) -> Value:
-        """A pysnmp SMI value (Integer32, OctetString, Counter64 ...) as a Value."""
-        for smi_class, kind in _FROM_PYSNMP:
-            if isinstance(value, smi_class):
-                if kind in _INT_RANGES:
-                    return cls(kind, int(value))
-                if kind is ValueType.OBJECT_IDENTIFIER:
-                    return cls(kind, tuple(int(part) for part in value))
-                if kind is ValueType.NULL:
-                    return NULL
-                return cls(kind, bytes(value.asOctets()))
-        raise SnmpValueError(f"no AgentX type for {type(value).__name__} {value!r}")
+        """A pysnmp / pyasn1 SNMP value (Integer32, OctetString, Counter64 ...) as a Value.
+
+        Matched by ASN.1 tag, as on the wire: what a pysnmp manager receives is often a
+        plain pyasn1 type (univ.ObjectIdentifier), not the rfc1902 class."""
+        kind = _BY_TAG.get(getattr(value, "tagSet", None))
+        if kind is None or not value.isValue:
+            raise SnmpValueError(f"no AgentX type for {type(value).__name__} {value!r}")
+        if kind in _INT_RANGES:
+            return cls(kind, int(value))
+        if kind is ValueType.OBJECT_IDENTIFIER:
+            return cls(kind, tuple(int(part) for part in value))
+        if kind is ValueType.NULL:
+            return NULL
+        return cls(kind, bytes(value.asOctets()))
 
     def to_pysnmp(self):
         """This value as a pysnmp object (exceptions as pysnmp's noSuch*/endOfMibView)."""
@@ -222,23 +225,6 @@ def _as_int(number: int) -> int:
     return int(number)
 
 
-# Subclasses before their bases: Counter32 is not an Integer32 in pysnmp, but
-# Unsigned32 and Gauge32 share a tag, and IpAddress / Opaque are OctetStrings.
-_FROM_PYSNMP = (
-    (rfc1902.Counter64, ValueType.COUNTER64),
-    (rfc1902.Counter32, ValueType.COUNTER32),
-    (rfc1902.TimeTicks, ValueType.TIME_TICKS),
-    (rfc1902.Gauge32, ValueType.GAUGE32),
-    (rfc1902.Unsigned32, ValueType.GAUGE32),
-    (rfc1902.IpAddress, ValueType.IP_ADDRESS),
-    (rfc1902.Opaque, ValueType.OPAQUE),
-    (rfc1902.Bits, ValueType.OCTET_STRING),
-    (rfc1902.OctetString, ValueType.OCTET_STRING),
-    (rfc1902.ObjectIdentifier, ValueType.OBJECT_IDENTIFIER),
-    (rfc1902.Null, ValueType.NULL),
-    (rfc1902.Integer32, ValueType.INTEGER),
-    (rfc1902.Integer, ValueType.INTEGER),
-)
 _TO_PYSNMP = {
     ValueType.INTEGER: rfc1902.Integer32,
     ValueType.OCTET_STRING: rfc1902.OctetString,
@@ -251,6 +237,8 @@ _TO_PYSNMP = {
     ValueType.OPAQUE: rfc1902.Opaque,
     ValueType.COUNTER64: rfc1902.Counter64,
 }
+
+_BY_TAG = {smi_class.tagSet: kind for kind, smi_class in _TO_PYSNMP.items()}
 
 NULL = Value(ValueType.NULL)
 NO_SUCH_OBJECT = Value(ValueType.NO_SUCH_OBJECT)

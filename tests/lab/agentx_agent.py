@@ -3,7 +3,8 @@
     python -m tests.lab.agentx_agent --master /tmp/x/agentx.sock --status /tmp/x/status.json
         [--subtree OID ...] [--label TEXT] [--slow SECONDS] [--rows N]
 
-Under BASE (the settings' default base OID, or --base):
+Under BASE (the settings' default base OID, or --base; with --subtree, under each
+subtree registered):
 
     BASE.1.1.C.R   table "every type": column C (1..9) of row R (1..rows):
                    1 Integer32  2 OctetString  3 OID  4 IpAddress  5 Counter32
@@ -48,23 +49,24 @@ def row_values(row: int) -> list[Value]:
         Value.counter32(4_000_000_000 + row),
         Value.gauge32(1000 + row),
         Value.time_ticks(360_000 * row),
-        Value.opaque(bytes((0x9F, 0x78, 0x04, row))),
+        Value.opaque(bytes((0xDE, 0xAD, 0xBE, row))),  # not 0x9F: net-snmp reads that as float
         Value.counter64(2**63 + row),
     ]
 
 
-def build_index(base: tuple[int, ...], rows: int, label: str, generation: int,
+def build_index(bases: list[tuple[int, ...]], rows: int, label: str, generation: int,
                 extra: int = 0) -> OidIndex:
-    entries = []
-    for row in range(1, rows + 1):
-        for column, value in enumerate(row_values(row), start=1):
-            entries.append((base + (1, 1, column, row), value))
-    entries.append((base + (2, 0), Value.octet_string(label)))
-    entries.append((base + (3, 0), Value.counter32(generation)))
-    for number in range(extra):  # the slow provider's busy work
-        entries.append((base + (9, 1, number), Value.gauge32(number)))
-    objects = [base + (1, 1, column) for column in range(1, 10)] + [base + (2,), base + (3,),
-                                                                    base + (9, 1)]
+    entries, objects = [], []
+    for base in bases:
+        for row in range(1, rows + 1):
+            for column, value in enumerate(row_values(row), start=1):
+                entries.append((base + (1, 1, column, row), value))
+        entries.append((base + (2, 0), Value.octet_string(label)))
+        entries.append((base + (3, 0), Value.counter32(generation)))
+        for number in range(extra):  # the slow provider's busy work
+            entries.append((base + (9, 1, number), Value.gauge32(number)))
+        objects += [base + (1, 1, column) for column in range(1, 10)]
+        objects += [base + (2,), base + (3,), base + (9, 1)]
     return OidIndex(entries, objects=objects)
 
 
@@ -80,8 +82,9 @@ async def main(args: argparse.Namespace) -> int:
                               timeout=args.timeout, ping_interval=args.ping_interval)
     base = settings.base
     subtrees = [Subtree(parse_oid(text)) for text in args.subtree] or [Subtree(base)]
+    bases = [subtree.oid for subtree in subtrees]
     generation = 1
-    subagent = Subagent(settings, subtrees, build_index(base, args.rows, args.label, generation),
+    subagent = Subagent(settings, subtrees, build_index(bases, args.rows, args.label, generation),
                         description=f"lvsmon test subagent {args.label}")
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -102,7 +105,7 @@ async def main(args: argparse.Namespace) -> int:
         while True:
             def slow_build(number: int) -> OidIndex:
                 time.sleep(args.slow)
-                return build_index(base, args.rows, args.label, number, extra=20_000)
+                return build_index(bases, args.rows, args.label, number, extra=20_000)
 
             index = await asyncio.to_thread(slow_build, generation + 1)
             generation += 1

@@ -327,7 +327,7 @@ def test_duplicate_registration_leaves_that_subtree_off(tmp_path, caplog):
         await master.stop()
 
     run(scenario)
-    refusals = [r for r in caplog.records if "refused subtree" in r.getMessage()]
+    refusals = [r for r in caplog.records if "not served" in r.getMessage()]
     assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
     assert "9586.100.5" in refusals[0].getMessage()
     assert any("served by lvsmon again" in r.getMessage() for r in caplog.records)
@@ -501,3 +501,34 @@ async def _wait(predicate, timeout: float = WAIT) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+def test_a_failing_answer_ends_only_that_session(tmp_path, caplog):
+    """A bug while answering (here: an index that raises) is logged with its traceback,
+    the session is closed (reasonOther) and reopened; the loop goes on."""
+
+    class BrokenIndex(OidIndex):
+        def get(self, oid):
+            raise RuntimeError("broken on purpose")
+
+    async def scenario():
+        master = FakeMaster(tmp_path / "master")
+        await master.start()
+        agent = Subagent(settings_for(master.path), index=BrokenIndex(sample_index()))
+        async with running(agent):
+            conn = await master.connection()
+            await conn.handshake()
+            conn.send(codec.Get(session_id=SESSION, packet_id=conn.next_id(),
+                                ranges=(SearchRange(BASE + (1, 0)),)))
+            await conn.expect_close(CloseReason.OTHER)
+            agent.update(sample_index())
+            conn = await master.connection()
+            await conn.handshake()
+            answer = await conn.ask(codec.Get(session_id=SESSION, packet_id=conn.next_id(),
+                                              ranges=(SearchRange(BASE + (1, 0)),)))
+            assert answer.varbinds[0].value == Value.octet_string("one")
+            assert agent.counters.session_ends["internal_error"] == 1
+        await master.stop()
+
+    run(scenario)
+    assert any("broken on purpose" in (r.exc_text or "") for r in caplog.records)
