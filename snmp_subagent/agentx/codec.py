@@ -480,6 +480,26 @@ def encode(pdu: Pdu, *, network_byte_order: bool = True) -> bytes:
     return bytes(header.out + body.out)
 
 
+def encode_varbind(varbind: VarBind) -> bytes:
+    """One VarBind in network byte order, as encode() puts it in a PDU."""
+    writer = _Writer(NETWORK_ORDER)
+    writer.varbinds((varbind,))
+    return bytes(writer.out)
+
+
+_RESPONSE_HEAD = struct.Struct(">BBBxIIIIIHH")
+
+
+def encode_response(*, session_id: int, transaction_id: int, packet_id: int,
+                    varbinds: bytes, error: int = 0, index: int = 0,
+                    sys_uptime: int = 0) -> bytes:
+    """A Response in network byte order around varbinds already encoded (encode_varbind):
+    the answering path, where most varbinds come ready-made from the index."""
+    return _RESPONSE_HEAD.pack(AGENTX_VERSION, PduType.RESPONSE, Flag.NETWORK_BYTE_ORDER,
+                               session_id, transaction_id, packet_id, 8 + len(varbinds),
+                               sys_uptime, error, index) + varbinds
+
+
 # -- decoding -----------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
 from lvsmon.errors import AgentxError
+from lvsmon_snmp.agentx.codec import VarBind, encode_varbind
 from lvsmon_snmp.agentx.oids import Oid, format_oid, parse_oid
 from lvsmon_snmp.agentx.values import NO_SUCH_INSTANCE, NO_SUCH_OBJECT, Value
 
@@ -34,7 +35,7 @@ class OidIndexError(AgentxError, ValueError):
 class OidIndex:
     """See the module docstring. Iterating yields (oid, value) pairs in OID order."""
 
-    __slots__ = ("_oids", "_values", "_by_oid", "_objects")
+    __slots__ = ("_oids", "_values", "_by_oid", "_objects", "_wire")
 
     def __init__(self, entries: Iterable[tuple[Oid | str, object]] = (),
                  objects: Iterable[Oid | str] | None = None):
@@ -53,6 +54,7 @@ class OidIndex:
         self._by_oid: dict[Oid, Value] = dict(pairs)
         if len(self._by_oid) != len(pairs):
             raise OidIndexError(f"OID given twice: {format_oid(_first_duplicate(self._oids))}")
+        self._wire: dict[Oid, bytes] = {}  # encoded varbinds, filled as they are asked for
         if objects is None:
             self._objects = frozenset(oid[:-1] for oid in self._oids)
         else:
@@ -93,6 +95,17 @@ class OidIndex:
         if end and found >= end:
             return None
         return found, self._values[position]
+
+
+    def wire(self, varbind: VarBind) -> bytes:
+        """`varbind` encoded for a Response; this index's own values are encoded once and
+        kept (a walk asks for each of them again and again, the index never changes)."""
+        if varbind.value.is_exception:
+            return encode_varbind(varbind)
+        found = self._wire.get(varbind.name)
+        if found is None:
+            found = self._wire[varbind.name] = encode_varbind(varbind)
+        return found
 
 
 def _first_duplicate(sorted_oids: tuple[Oid, ...]) -> Oid:

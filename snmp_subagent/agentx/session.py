@@ -63,6 +63,7 @@ from lvsmon_snmp.agentx.codec import (
     UndoSet,
     VarBind,
     encode,
+    encode_response,
     error_name,
 )
 from lvsmon_snmp.agentx.index import EMPTY_INDEX, OidIndex
@@ -202,10 +203,11 @@ class _Connection(asyncio.Protocol):
 
     # -- sending --------------------------------------------------------------
 
-    def send(self, pdu: Pdu) -> None:
+    def send(self, pdu: Pdu | bytes) -> None:
+        """Write a PDU, or one encoded already (the answering path)."""
         if self.ended.done() or self.transport is None:
             return
-        self.transport.write(encode(pdu))
+        self.transport.write(pdu if isinstance(pdu, bytes) else encode(pdu))
         if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             self.end("master_not_reading", "the master does not read what we send")
 
@@ -598,7 +600,7 @@ class Subagent:
         if elapsed > self.counters.slowest_answer_seconds:
             self.counters.slowest_answer_seconds = elapsed
 
-    def _answer(self, pdu: Pdu) -> Response | None:
+    def _answer(self, pdu: Pdu) -> Response | bytes | None:
         ids = {"session_id": pdu.session_id, "transaction_id": pdu.transaction_id,
                "packet_id": pdu.packet_id}  # fmt: skip
         if getattr(pdu, "context", None) is not None:  # we register the default context only
@@ -606,12 +608,12 @@ class Subagent:
         index = self._index  # one reference for the whole answer
         match pdu:
             case Get():
-                return Response(**ids, varbinds=answer_get(index, pdu.ranges))
+                varbinds = answer_get(index, pdu.ranges)
             case GetNext():
-                return Response(**ids, varbinds=answer_get_next(index, pdu.ranges))
+                varbinds = answer_get_next(index, pdu.ranges)
             case GetBulk():
-                return Response(**ids, varbinds=answer_get_bulk(
-                    index, pdu.non_repeaters, pdu.max_repetitions, pdu.ranges))
+                varbinds = answer_get_bulk(index, pdu.non_repeaters, pdu.max_repetitions,
+                                           pdu.ranges)
             case TestSet():
                 if not pdu.varbinds:
                     return Response(**ids)
@@ -620,7 +622,10 @@ class Subagent:
                 return Response(**ids, error=ErrorCode.COMMIT_FAILED)
             case UndoSet():
                 return Response(**ids)
-        return None  # CleanupSet: no answer
+            case _:
+                return None  # CleanupSet: no answer
+        wire = index.wire
+        return encode_response(**ids, varbinds=b"".join([wire(vb) for vb in varbinds]))
 
 
 def _describe(exc: BaseException) -> str:

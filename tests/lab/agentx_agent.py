@@ -45,11 +45,11 @@ def row_values(row: int) -> list[Value]:
         Value.integer32(-1000 * row - 7),
         Value.octet_string(f"row {row} text"),
         Value.object_identifier((1, 3, 6, 1, 4, 1, 8072, 3, 2, row)),
-        Value.ip_address(f"192.0.2.{row}"),
+        Value.ip_address(bytes((192, 0, 2 + row // 256 % 254, row % 256))),
         Value.counter32(4_000_000_000 + row),
         Value.gauge32(1000 + row),
         Value.time_ticks(360_000 * row),
-        Value.opaque(bytes((0xDE, 0xAD, 0xBE, row))),  # not 0x9F: net-snmp reads that as float
+        Value.opaque(bytes((0xDE, 0xAD, 0xBE, row % 256))),  # 0x9F first: a float to net-snmp
         Value.counter64(2**63 + row),
     ]
 

@@ -342,3 +342,14 @@ def test_framer_refuses_a_bad_header_before_its_payload_arrives():
     with pytest.raises(AgentxDecodeError) as caught:
         framer.next_pdu()
     assert caught.value.reason == "bad_version"
+
+
+@FUZZ
+@given(varbinds, u32, u32, u32, st.integers(0, 65535), st.integers(0, 65535))
+def test_answer_fast_path_equals_encode(varbinds, session, transaction, packet, error, index):
+    fast = codec.encode_response(session_id=session, transaction_id=transaction,
+                                 packet_id=packet, error=error, index=index,
+                                 varbinds=b"".join(codec.encode_varbind(vb) for vb in varbinds))
+    assert fast == encode(Response(session_id=session, transaction_id=transaction,
+                                   packet_id=packet, error=error, index=index,
+                                   varbinds=varbinds))

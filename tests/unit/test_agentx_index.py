@@ -174,3 +174,15 @@ def test_get_next_is_a_bisect_not_a_scan():
     start = Counting(BASE + (1, 25_000))
     assert index.next(start)[0] == BASE + (1, 25_001)
     assert comparisons <= 2 * 17  # log2(50,000) ~ 16
+
+
+def test_wire_encodes_each_value_once():
+    from lvsmon_snmp.agentx.codec import encode_varbind
+
+    index = sample_index()
+    varbind = VarBind(SCALAR + (0,), Value.octet_string("scalar"))
+    first = index.wire(varbind)
+    assert first == encode_varbind(varbind)
+    assert index.wire(varbind) is first  # kept
+    end = VarBind(BASE, END_OF_MIB_VIEW)
+    assert index.wire(end) == encode_varbind(end)
