@@ -5,10 +5,11 @@
     master = "/var/agentx/master"    # net-snmp's default socket; or "tcp:HOST:PORT"
     timeout = 5.0                    # seconds to wait for each answer of the master
     priority = 127                   # registration priority, 1 (wins) .. 255
-    base_oid = "1.3.6.1.4.1.8072.9999.9999.7"   # lvsmon's own MIB (placeholder)
+    base_oid = "1.3.6.1.4.1.8072.9999.9999.5866"   # lvsmon's own MIB (LVSMON-MIB)
     ping_interval = 10.0             # seconds of silence before asking the master (Ping)
 
-A bad value raises lvsmon.errors.UsageError naming the key.
+A bad value raises lvsmon.errors.UsageError naming the key. lvsmon.config reads the
+table (AgentxConfig, without ping_interval); AgentxSettings.from_config() takes that.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from lvsmon.errors import UsageError
 from lvsmon_snmp.agentx.oids import Oid, OidError, format_oid, parse_oid
 
 DEFAULT_MASTER = "/var/agentx/master"  # net-snmp's NETSNMP_AGENTX_SOCKET
-# Under NET-SNMP-MIB's netSnmpPlaypen (1.3.6.1.4.1.8072.9999.9999), which net-snmp
-# sets aside for local experiments; the MIB work replaces it with lvsmon's final base.
-DEFAULT_BASE_OID = "1.3.6.1.4.1.8072.9999.9999.7"
+# Under NET-SNMP-MIB's netSnmpPlaypen (1.3.6.1.4.1.8072.9999.9999), as lvsmon.config's
+# [agentx] default and LVSMON-MIB say.
+DEFAULT_BASE_OID = "1.3.6.1.4.1.8072.9999.9999.5866"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,12 @@ class AgentxSettings:
         except OidError as exc:
             raise UsageError(f"[agentx] base_oid: {exc}") from None
         object.__setattr__(self, "base", base)
+
+    @classmethod
+    def from_config(cls, config, **extra) -> AgentxSettings:
+        """From lvsmon.config's AgentxConfig (or anything with its five attributes)."""
+        return cls(enabled=config.enabled, master=config.master, timeout=config.timeout,
+                   priority=config.priority, base_oid=config.base_oid, **extra)
 
     @property
     def open_timeout(self) -> int:

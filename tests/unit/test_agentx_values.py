@@ -111,3 +111,14 @@ def test_subtrees():
         Subtree((1, 3), range_subid=3, upper_bound=9)
     with pytest.raises(SubtreeError):
         Subtree((1, 3, 6), range_subid=3, upper_bound=5)  # below the range's start
+
+
+def test_settings_from_the_config_table():
+    from types import SimpleNamespace
+
+    table = SimpleNamespace(enabled=True, master="tcp:[::1]:705", timeout=3.0, priority=100,
+                            base_oid="1.3.6.1.4.1.8072.9999.9999.5866")
+    settings = AgentxSettings.from_config(table, ping_interval=4.0)
+    assert (settings.enabled, settings.address.host, settings.address.port) == (True, "::1", 705)
+    assert (settings.timeout, settings.priority, settings.ping_interval) == (3.0, 100, 4.0)
+    assert settings.base == AgentxSettings().base
