@@ -130,3 +130,7 @@ class WebConfigError(ExporterError):
         head = "bad web-config file" if count == 1 else f"bad web-config file ({count} problems)"
         super().__init__(f"{head}: " + "; ".join(self.problems),
                          hint="fix the file, then start or reload again")
+
+
+class AgentxError(LvsmonError):
+    """Serving SNMP over AgentX (RFC 2741) failed: a value, an index, a PDU or the master."""

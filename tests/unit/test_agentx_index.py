@@ -1,0 +1,188 @@
+"""OidIndex and the Get / GetNext / GetBulk answers (RFC 2741 sections 7.2.3.1-7.2.3.3)."""
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pysnmp.proto import rfc1902
+
+from lvsmon_snmp.agentx.answers import answer_get, answer_get_bulk, answer_get_next
+from lvsmon_snmp.agentx.codec import SearchRange, VarBind
+from lvsmon_snmp.agentx.index import EMPTY_INDEX, OidIndex, OidIndexError
+from lvsmon_snmp.agentx.values import (
+    END_OF_MIB_VIEW,
+    NO_SUCH_INSTANCE,
+    NO_SUCH_OBJECT,
+    SnmpValueError,
+    Value,
+)
+
+BASE = (1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 7)
+SCALAR = BASE + (1,)  # BASE.1.0
+COLUMN_1 = BASE + (2, 1, 1)  # table BASE.2, entry .1, columns 1 and 2, rows 1..3
+COLUMN_2 = BASE + (2, 1, 2)
+
+
+def sample_index() -> OidIndex:
+    entries = [(SCALAR + (0,), Value.octet_string("scalar"))]
+    for row in (1, 2, 3):
+        entries.append((COLUMN_1 + (row,), Value.integer32(row)))
+        entries.append((COLUMN_2 + (row,), Value.counter64(row * 10)))
+    random.Random(4).shuffle(entries)  # the index sorts them
+    return OidIndex(entries, objects=[SCALAR, COLUMN_1, COLUMN_2])
+
+
+INDEX = sample_index()
+ORDER = [oid for oid, _ in INDEX]
+
+
+def test_sorted_in_snmp_order():
+    assert sorted(ORDER) == ORDER
+    assert ORDER[0] == SCALAR + (0,)
+    assert ORDER[1:4] == [COLUMN_1 + (row,) for row in (1, 2, 3)]
+    assert len(INDEX) == 7 and (SCALAR + (0,)) in INDEX
+
+
+def test_get_exact_and_missing():
+    assert INDEX.get(SCALAR + (0,)) == Value.octet_string("scalar")
+    assert INDEX.get(COLUMN_2 + (2,)) == Value.counter64(20)
+    assert INDEX.get(COLUMN_2 + (9,)) is NO_SUCH_INSTANCE  # known column, no such row
+    assert INDEX.get(SCALAR + (1,)) is NO_SUCH_INSTANCE
+    assert INDEX.get(SCALAR) is NO_SUCH_INSTANCE  # the object itself has no value
+    assert INDEX.get(BASE + (3, 0)) is NO_SUCH_OBJECT  # no such object at all
+    assert INDEX.get(BASE) is NO_SUCH_OBJECT
+    assert EMPTY_INDEX.get(SCALAR + (0,)) is NO_SUCH_OBJECT
+
+
+def test_default_objects_are_the_parents():
+    index = OidIndex([(SCALAR + (0,), Value.integer32(1))])
+    assert index.get(SCALAR + (7,)) is NO_SUCH_INSTANCE
+    assert index.get(BASE + (5, 0)) is NO_SUCH_OBJECT
+
+
+def test_next_exclusive_inclusive_and_end():
+    first = SCALAR + (0,)
+    assert INDEX.next(first) == (COLUMN_1 + (1,), Value.integer32(1))
+    assert INDEX.next(first, include=True) == (first, Value.octet_string("scalar"))
+    assert INDEX.next(BASE, include=False)[0] == first  # from above the subtree
+    assert INDEX.next(COLUMN_1 + (1, 5))[0] == COLUMN_1 + (2,)  # between two OIDs
+    assert INDEX.next(COLUMN_2 + (3,)) is None  # past the last
+    # end is exclusive: nothing at or after it
+    assert INDEX.next(first, end=COLUMN_1 + (1,)) is None
+    assert INDEX.next(first, end=COLUMN_1 + (1, 0))[0] == COLUMN_1 + (1,)
+    assert INDEX.next(first, include=True, end=first) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=14).map(tuple), st.booleans(),
+       st.one_of(st.just(()), st.lists(st.integers(0, 5), min_size=1, max_size=14).map(tuple)))
+def test_next_agrees_with_a_scan(start, include, end):
+    start, end = BASE + start, (BASE + end if end else ())
+    expected = None
+    for oid in ORDER:  # the definition, as a scan
+        if (oid >= start if include else oid > start) and (not end or oid < end):
+            expected = oid
+            break
+    found = INDEX.next(start, include, end)
+    assert (found[0] if found else None) == expected
+
+
+def test_build_errors():
+    with pytest.raises(OidIndexError, match="given twice"):
+        OidIndex([(SCALAR + (0,), Value.integer32(1)), ("1.3.6.1.4.1.8072.9999.9999.7.1.0",
+                                                         Value.integer32(2))])
+    with pytest.raises(OidIndexError, match="leave the OID out"):
+        OidIndex([(SCALAR + (0,), NO_SUCH_INSTANCE)])
+    with pytest.raises(SnmpValueError):
+        OidIndex([(SCALAR + (0,), 5)])  # a bare int has no SNMP type
+
+
+def test_pysnmp_values_are_accepted():
+    index = OidIndex([(SCALAR + (0,), rfc1902.Counter64(2**40)),
+                      (SCALAR + (1,), rfc1902.OctetString(b"x"))])
+    assert index.get(SCALAR + (0,)) == Value.counter64(2**40)
+    assert index.get(SCALAR + (1,)) == Value.octet_string(b"x")
+
+
+# -- answers --------------------------------------------------------------------
+
+
+def test_answer_get_names_each_request():
+    ranges = (SearchRange(SCALAR + (0,)), SearchRange(COLUMN_1 + (9,)), SearchRange(BASE))
+    assert answer_get(INDEX, ranges) == (
+        VarBind(SCALAR + (0,), Value.octet_string("scalar")),
+        VarBind(COLUMN_1 + (9,), NO_SUCH_INSTANCE),
+        VarBind(BASE, NO_SUCH_OBJECT),
+    )
+
+
+def test_answer_get_next_with_end_of_mib_view_named_by_the_start():
+    ranges = (SearchRange(BASE, BASE + (2,)), SearchRange(COLUMN_2 + (3,)),
+              SearchRange(COLUMN_1 + (1,), include=True))
+    assert answer_get_next(INDEX, ranges) == (
+        VarBind(SCALAR + (0,), Value.octet_string("scalar")),
+        VarBind(COLUMN_2 + (3,), END_OF_MIB_VIEW),
+        VarBind(COLUMN_1 + (1,), Value.integer32(1)),
+    )
+
+
+def test_answer_get_bulk_non_repeaters_then_repetitions():
+    ranges = (SearchRange(BASE),  # non-repeater
+              SearchRange(COLUMN_1, COLUMN_2),  # walks column 1 only
+              SearchRange(COLUMN_2))  # walks column 2
+    answer = answer_get_bulk(INDEX, 1, 4, ranges)
+    assert [vb.name for vb in answer] == [
+        SCALAR + (0,),
+        COLUMN_1 + (1,), COLUMN_2 + (1,),
+        COLUMN_1 + (2,), COLUMN_2 + (2,),
+        COLUMN_1 + (3,), COLUMN_2 + (3,),
+        COLUMN_1 + (3,), COLUMN_2 + (3,),  # both ended: named by the last start, then stop
+    ]  # fmt: skip
+    assert [vb.value for vb in answer[-2:]] == [END_OF_MIB_VIEW, END_OF_MIB_VIEW]
+
+
+def test_answer_get_bulk_edges():
+    ranges = (SearchRange(BASE),)
+    assert answer_get_bulk(INDEX, 5, 10, ranges) == answer_get_next(INDEX, ranges)  # N > ranges
+    assert answer_get_bulk(INDEX, 0, 0, ranges) == ()  # no repetitions asked
+    everything = answer_get_bulk(INDEX, 0, 100, ranges)
+    assert [vb.name for vb in everything[:-1]] == ORDER
+    assert everything[-1].value is END_OF_MIB_VIEW
+    # The limit bounds the answer whatever max_repetitions says; one repetition at least.
+    many = tuple(SearchRange(BASE) for _ in range(10))
+    assert len(answer_get_bulk(INDEX, 0, 65535, many, limit=35)) == 30
+    assert len(answer_get_bulk(INDEX, 0, 65535, many, limit=3)) == 10
+
+
+def test_get_next_is_a_bisect_not_a_scan():
+    entries = [(BASE + (1, number), Value.gauge32(number)) for number in range(50_000)]
+    index = OidIndex(entries)
+    comparisons = 0
+
+    class Counting(tuple):
+        def __lt__(self, other):
+            nonlocal comparisons
+            comparisons += 1
+            return tuple.__lt__(self, other)
+
+        def __gt__(self, other):
+            nonlocal comparisons
+            comparisons += 1
+            return tuple.__gt__(self, other)
+
+    start = Counting(BASE + (1, 25_000))
+    assert index.next(start)[0] == BASE + (1, 25_001)
+    assert comparisons <= 2 * 17  # log2(50,000) ~ 16
+
+
+def test_wire_encodes_each_value_once():
+    from lvsmon_snmp.agentx.codec import encode_varbind
+
+    index = sample_index()
+    varbind = VarBind(SCALAR + (0,), Value.octet_string("scalar"))
+    first = index.wire(varbind)
+    assert first == encode_varbind(varbind)
+    assert index.wire(varbind) is first  # kept
+    end = VarBind(BASE, END_OF_MIB_VIEW)
+    assert index.wire(end) == encode_varbind(end)
