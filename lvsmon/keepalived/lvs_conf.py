@@ -10,7 +10,10 @@ dropped, as is a second real server with the same address and port. A real
 server's port 0 becomes the virtual server's; with DR or TUN a different port is
 reset to it, and a firewall-mark service's real servers lose theirs. A quorum
 above the real servers' total weight comes down to it, and the hysteresis to
-quorum - 1. Where keepalived corrects, lvsmon does the same and adds a warning.
+quorum - 1. An SMTP_CHECK's host blocks are checkers of their own (the block
+itself is one too when it sets a connection option). Where keepalived corrects,
+lvsmon does the same and adds a warning. What keepalived decides only when it
+runs (a MISC_CHECK script that does not exist is dropped) is not anticipated.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ DEFAULT_SCHEDULER = "wlc"
 DEFAULT_PERSISTENCE = 360
 MAX_PERSISTENCE = 86400 * 31
 PROTOCOLS = ("tcp", "udp", "sctp")
+# What makes an SMTP_CHECK with host blocks a checker of its own too (check_smtp.c).
+CONNECTION_KEYWORDS = (
+    "connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark", "connect_timeout",
+)  # fmt: skip
 
 
 @dataclass
@@ -155,7 +162,7 @@ class LvsReader:
         address_text, _, prefix_text = text.partition("/")
         width = 128 if family == "inet6" else 32
         start = ipaddress.ip_address(v.address(line, address_text))
-        prefix = v.whole(line, prefix_text, 1, width)
+        prefix = v.whole(line, prefix_text, 1, width, "prefix length")
         try:
             network = ipaddress.ip_network(f"{start}/{prefix}")
         except ValueError:
@@ -188,7 +195,7 @@ class LvsReader:
         if first == "group":
             vs.group = v.arg(statement, 2, "group name")
         elif first == "fwmark":
-            vs.fwmark = v.unsigned(statement, 2, 1, v.UINT_MAX, "mark")
+            vs.fwmark = v.whole(statement, v.arg(statement, 2, "mark"), 1, v.UINT_MAX, "fwmark")
         else:
             vs.address = v.address(statement, first)
             vs.family = v.family_of(first)
@@ -297,23 +304,38 @@ class LvsReader:
             elif keyword == "lthreshold":
                 rs.lower_threshold = v.unsigned(line, 1, 0, v.UINT_MAX, "connections")
             elif keyword in CHECKER_KINDS:
-                rs.checkers.append(self._checker(line))
+                rs.checkers.extend(self._checkers(line))
             else:
                 self.notes.skip(f"virtual_server.real_server.{keyword}")
         vs.real_servers.append(rs)
 
-    def _checker(self, statement: Statement) -> Checker:
+    def _checkers(self, statement: Statement) -> list[Checker]:
+        """One checker block; SMTP_CHECK's (deprecated) host blocks are one checker each."""
+        outer, hosts, outer_connects = self._checker(statement, statement.block or ())
+        if statement.keyword == "SMTP_CHECK" and hosts:
+            return ([outer] if outer_connects else []) + hosts
+        return [outer]
+
+    def _checker(self, statement: Statement, lines) -> tuple[Checker, list[Checker], bool]:
+        """(the checker, its SMTP hosts, whether it sets any connection option itself)."""
         connect_ip = connect_port = track_file = None
-        for line in statement.block or ():
+        hosts: list[Checker] = []
+        connects = False
+        path = f"virtual_server.real_server.{statement.keyword}"
+        for line in lines:
             if line.keyword == "connect_ip":
                 connect_ip = v.address(line, v.arg(line, 1, "address"))
             elif line.keyword == "connect_port":
                 connect_port = v.port(line, v.arg(line, 1, "port"))
             elif line.keyword == "track_file" and statement.keyword == "FILE_CHECK":
                 track_file = v.arg(line, 1, "name")
+            elif line.keyword == "host" and statement.keyword == "SMTP_CHECK":
+                hosts.append(self._checker(statement, line.block or ())[0])
+                continue
             else:
-                self.notes.skip(f"virtual_server.real_server.{statement.keyword}.{line.keyword}")
-        return Checker(statement.keyword, connect_ip, connect_port, track_file)
+                self.notes.skip(f"{path}.{line.keyword}")
+            connects = connects or line.keyword in CONNECTION_KEYWORDS
+        return Checker(statement.keyword, connect_ip, connect_port, track_file), hosts, connects
 
     # -- completion ---------------------------------------------------------------
 

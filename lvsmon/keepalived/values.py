@@ -54,11 +54,12 @@ def unsigned(statement: Statement, index: int, low: int, high: int, what: str) -
     return whole(statement, arg(statement, index, what), low, high)
 
 
-def whole(statement: Statement, text: str, low: int, high: int) -> int:
+def whole(statement: Statement, text: str, low: int, high: int, what: str = "") -> int:
     """keepalived's read_unsigned: leading blanks, an optional +, digits, in range."""
     stripped = text.lstrip(WHITE_SPACE)
     if not _UNSIGNED.fullmatch(stripped) or not low <= int(stripped) <= high:
-        raise error(statement, f"{statement.keyword}: {text!r} is not valid",
+        named = f"{statement.keyword} {what}" if what else statement.keyword
+        raise error(statement, f"{named}: {text!r} is not valid",
                     f"use a whole number in {low}..{high}")  # fmt: skip
     return int(stripped)
 

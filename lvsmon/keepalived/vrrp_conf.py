@@ -215,7 +215,7 @@ class VrrpReader:
                 if option not in ("min_ttl", "max_ttl"):
                     raise v.error(line, f"unknown unicast_peer option {option!r}",
                                   "use min_ttl N or max_ttl N")  # fmt: skip
-                v.whole(line, value, 0, 255)
+                v.whole(line, value, 0, 255, option)
             if len(words) % 2:
                 raise v.error(line, f"{words[-1]} needs a value", f"{words[-1]} N")
             if self._same_family(instance, line, line.keyword):
@@ -230,7 +230,7 @@ class VrrpReader:
             width = 128 if family == "inet6" else 32
             prefix = width
             if slash:
-                prefix = v.whole(line, prefix_text, 0, width)
+                prefix = v.whole(line, prefix_text, 0, width, "prefix length")
             device = None
             if "dev" in line.args:
                 device = v.arg(line, line.words.index("dev") + 1, "interface name")

@@ -59,25 +59,41 @@ def data_signal() -> int:
     return int(done.stdout.strip())
 
 
-def data_dump(lab: Lab, namespace: Namespace, conf: Path | str, *, config_id: str,
-              part: str, timeout: float = 60) -> str:
-    """Run keepalived (one part) with this config, send DATA, return the dump it writes."""
-    flag, dump_name = PARTS[part]
+def start_keepalived(lab: Lab, namespace: Namespace, conf: Path | str, *, config_id: str,
+                     part: str, timeout: float = 60):
+    """keepalived (only its `part`: vrrp or check) on this config, once it has started."""
+    flag, _ = PARTS[part]
     lab.dumps = getattr(lab, "dumps", 0) + 1
-    work = lab.tmpdir / f"keepalived-dump-{lab.dumps}"
+    work = lab.tmpdir / f"keepalived-{lab.dumps}"
     work.mkdir()
     argv = ["keepalived", "-n", "-l", "-D", flag, "-i", config_id, "-f", str(conf),
             "-p", work / "keepalived.pid", "-r", work / "vrrp.pid", "-c", work / "check.pid"]
     process = namespace.spawn(argv, name=f"keepalived-{part}-{lab.dumps}",
                               env={"TMPDIR": str(work)})
+    process.dump_dir = work
     lab.wait_for(lambda: not process.alive or "Startup complete" in process.log(),
                  timeout, what=f"keepalived ({part}) to finish starting")
     process.check_running()
-    dump = work / dump_name
+    return process
+
+
+def request_dump(lab: Lab, namespace: Namespace, process, *, part: str,
+                 timeout: float = 60) -> str:
+    """Send keepalived its DATA signal and return the dump its `part` writes."""
+    dump = process.dump_dir / PARTS[part][1]
+    dump.unlink(missing_ok=True)
     os.kill(process.pid, data_signal())
     lab.wait_for(lambda: _written_and_closed(dump, namespace), timeout,
-                 what=f"keepalived to write {dump_name}")
-    text = dump.read_text()
+                 what=f"keepalived to write {dump.name}")
+    return dump.read_text()
+
+
+def data_dump(lab: Lab, namespace: Namespace, conf: Path | str, *, config_id: str,
+              part: str, timeout: float = 60) -> str:
+    """Run keepalived (one part) with this config, send DATA, return the dump it writes."""
+    process = start_keepalived(lab, namespace, conf, config_id=config_id, part=part,
+                               timeout=timeout)
+    text = request_dump(lab, namespace, process, part=part, timeout=timeout)
     process.stop()
     return text
 
@@ -272,13 +288,14 @@ def parse_check_dump(text: str) -> tuple[list[dict], dict[str, list[str]]]:
                 checker_key = (match.group(1), match.group(2))
                 checkers.setdefault(checker_key, []).append({})
             elif checker_key and stripped.startswith("Keepalive method = "):
-                checkers[checker_key][-1]["kind"] = stripped.split(" = ", 1)[1]
+                method = stripped.split(" = ", 1)[1]  # "SSL_GET, http protocol 1.0"
+                checkers[checker_key][-1]["kind"] = method.split(",")[0]
             elif checker_key and stripped.startswith("Dest = "):
                 checkers[checker_key][-1]["dest"] = stripped.split(" = ", 1)[1]
     for server in servers:
         for real in server["real_servers"]:
             found = checkers.get((server["label"], real["trio"]), [])
-            real["checkers"] = sorted(c.get("kind", "?") for c in found)
+            real["checkers"] = sorted((c.get("kind", "?"), c.get("dest")) for c in found)
     return servers, groups
 
 
@@ -352,7 +369,7 @@ def expected_check(config) -> list[dict]:
             "real_servers": [
                 {"address": rs.address, "port": rs.port, "weight": rs.weight,
                  "method": rs.method, "inhibit": rs.inhibit_on_failure,
-                 "checkers": sorted(c.kind for c in rs.checkers)}
+                 "checkers": sorted((c.kind, _dest(rs, c)) for c in rs.checkers)}
                 for rs in vs.real_servers
             ],
         }
@@ -364,6 +381,17 @@ def expected_check(config) -> list[dict]:
             item.update(address=vs.key.address, port=vs.key.port)
         out.append(item)
     return out
+
+
+NO_CONNECTION = ("FILE_CHECK", "MISC_CHECK", "BFD_CHECK")
+
+
+def _dest(rs, checker) -> str | None:
+    """Where keepalived's dump says a checker connects: "[ADDRESS]:PORT"."""
+    if checker.kind in NO_CONNECTION:
+        return None
+    port = rs.port if checker.connect_port is None else checker.connect_port
+    return f"[{checker.connect_ip or rs.address}]:{port}"
 
 
 def comparable_check(servers: list[dict]) -> list[dict]:
