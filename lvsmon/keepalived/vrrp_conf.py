@@ -6,8 +6,11 @@ priority 255 and BACKUP otherwise; the version is 3 for IPv6 and global_defs'
 ``vrrp_version`` (2 unless set) for IPv4; advert_int is 1 s, rounded to whole
 seconds for VRRPv2 and to centiseconds for VRRPv3; VRRPv3 has no
 authentication; ``nopreempt`` is cleared for priority 255 or state MASTER; AH
-with state MASTER below priority 255 starts as BACKUP; unicast needs peers.
-Where keepalived corrects, lvsmon does the same and adds a warning.
+with state MASTER below priority 255 starts as BACKUP; unicast needs peers; a
+weighted track script is dropped from an instance at priority 255 or in a sync
+group without ``sync_group_tracking_weight``; sync group members must exist and
+belong to one group only. Where keepalived corrects, lvsmon does the same and
+adds a warning.
 """
 
 from __future__ import annotations

@@ -288,6 +288,18 @@ class KeepalivedConfig:
                 return instance
         return None
 
+    def instance_for(self, interface: str, family: str, vrid: int) -> VrrpInstance | None:
+        """The instance a VRRP segment view (interface, family, VRID) belongs to.
+
+        A unicast instance without an interface matches on any interface.
+        """
+        for instance in self.vrrp_instances:
+            if (instance.vrid, instance.family) == (vrid, family) and instance.interface in (
+                interface, None,
+            ):
+                return instance
+        return None
+
     def sync_group_of(self, instance_name: str) -> VrrpSyncGroup | None:
         for group in self.vrrp_sync_groups:
             if instance_name in group.instances:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lvsmon.errors import KeepalivedConfigError
 from lvsmon.keepalived import read_config
 from tests.lab.keepalived_witness import (
     config_test,
@@ -113,3 +114,42 @@ def check_against_keepalived(lab, path: Path, config_id: str, refusal: str | Non
     instances, groups = expected_vrrp(config)
     assert dumped_instances == instances, f"keepalived's dump:\n{text}"
     assert dumped_groups == groups
+
+
+# Broken files: keepalived -t refuses them too, and lvsmon names the line.
+BROKEN = [
+    ("unclosed", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+     " virtual_ipaddress {\n  192.168.200.1\n }\n", 1),
+    ("extra-brace", "global_defs {\n router_id x\n}\n}\n", 4),
+    ("quote", 'global_defs {\n router_id "x\n}\n', 2),
+    ("vrid", "vrrp_instance A {\n interface eth0\n virtual_router_id 300\n"
+     " virtual_ipaddress {\n  192.168.200.1\n }\n}\n", 3),
+    ("priority", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priority 0\n"
+     " virtual_ipaddress {\n  192.168.200.1\n }\n}\n", 4),
+    ("vip", "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+     " virtual_ipaddress {\n  192.168.200.300\n }\n}\n", 5),
+    ("lb-kind", "virtual_server 10.10.0.1 80 {\n lb_kind FAST\n real_server 10.10.1.1 80 {\n"
+     " }\n}\n", 2),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_file(lab, tmp_path, name, text, line):
+    path = tmp_path / f"{name}.conf"
+    path.write_text(text)
+    with pytest.raises(KeepalivedConfigError) as caught:
+        read_config(str(path), CONFIG_ID)
+    assert (caught.value.path, caught.value.line) == (str(path), line)
+    verdict = config_test(witness_namespace(lab), path, CONFIG_ID)
+    assert verdict.returncode != 0, f"keepalived -t accepts {name}:\n{text}"
+
+
+def test_lvsmon_is_stricter_about_a_missing_include(lab, tmp_path):
+    """keepalived goes on without a plain include that names no file; lvsmon refuses to,
+    since it would then report a configuration the operator did not write."""
+    path = tmp_path / "keepalived.conf"
+    path.write_text("global_defs {\n router_id x\n}\ninclude /nonexistent/lvsmon-test.conf\n")
+    assert config_test(witness_namespace(lab), path, CONFIG_ID).returncode == 0
+    with pytest.raises(KeepalivedConfigError) as caught:
+        read_config(str(path), CONFIG_ID)
+    assert caught.value.line == 4

@@ -235,6 +235,14 @@ def test_sync_groups(tmp_path):
     assert config.sync_group_of("nobody") is None
 
 
+def test_instances_are_found_by_what_the_wire_shows():
+    config = read_config(str(VALID / "vrrp" / "keepalived.conf"), "lb1")
+    assert config.instance_for("eth1", "inet", 83).name == "V3_UNICAST"
+    assert config.instance_for("eth2", "inet6", 84).name == "V3_IPV6"
+    assert config.instance_for("eth2", "inet", 84) is None
+    assert config.instance_for("eth0", "inet", 82) is None
+
+
 def test_an_instance_defined_twice_keeps_the_first(tmp_path):
     config = read(tmp_path, instance(" priority 10") + instance(" priority 20"))
     assert [i.priority for i in config.vrrp_instances] == [10]

@@ -5,15 +5,13 @@ runs. For every sample and fixture with virtual servers, keepalived (checker
 only) is started on the file in a namespace and sent its DATA signal: the
 virtual servers, real servers, sorry servers and groups it dumps are the ones
 lvsmon reads, and the IPVS table it builds has exactly the services lvsmon
-expects (`lvsmon ipvs --json` in the namespace). The VRRP dump of the one sample
+expects (`ipvsadm -Ln` in the namespace). The VRRP dump of the one sample
 whose VRRP process needs IPVS (lvs_sync_daemon_interface) is compared here too.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -54,14 +52,39 @@ def lab():
         yield the_lab
 
 
+@pytest.fixture(scope="module")
+def namespace(lab):
+    """One namespace for every file (building one costs seconds under emulation)."""
+    return witness_namespace(lab)
+
+
+def ipvs_services(namespace) -> set[tuple]:
+    """(protocol, address, port, fwmark, scheduler) per `ipvsadm -Ln`, the independent witness."""
+    found = set()
+    for line in namespace.run(["ipvsadm", "-Ln"]).stdout.splitlines():
+        words = line.split()
+        if not words or words[0] not in ("TCP", "UDP", "SCTP", "FWM"):
+            continue
+        rest = [w for w in words[2:] if w != "IPv6"]
+        if words[0] == "FWM":
+            found.add(("fwm", None, None, int(words[1]), rest[0]))
+            continue
+        host, _, port = words[1].rpartition(":")
+        found.add((words[0].lower(), host.strip("[]"), int(port), None, rest[0]))
+    return found
+
+
 @pytest.mark.parametrize("path", lvs_files(), ids=lambda p: p.parent.name + "/" + p.name)
-def test_checker_dump_and_ipvs_table(lab, path):
+def test_checker_dump_and_ipvs_table(lab, namespace, path):
     config = read_config(str(path), CONFIG_ID)
-    namespace = witness_namespace(lab, short=f"k{len(lab.namespaces)}")
+    lab.wait_for(lambda: ipvs_services(namespace) == set(), 30,
+                 what="an empty IPVS table (the previous keepalived's services gone)")
     keepalived = start_keepalived(lab, namespace, path, config_id=CONFIG_ID, part="check")
-    text = request_dump(lab, namespace, keepalived, part="check")
-    table = json.loads(namespace.run([sys.executable, "-m", "lvsmon", "ipvs", "--json"]).stdout)
-    keepalived.stop()
+    try:
+        text = request_dump(lab, namespace, keepalived, part="check")
+        services = ipvs_services(namespace)
+    finally:
+        keepalived.stop()
     servers, groups = parse_check_dump(text)
     expected = expected_check(config)
     if path.name in MISSING_SCRIPTS:
@@ -70,13 +93,12 @@ def test_checker_dump_and_ipvs_table(lab, path):
             rs["checkers"] = [c for c in rs["checkers"] if c[0] != "MISC_CHECK"]
     assert comparable_check(servers) == expected, f"keepalived's dump:\n{text}"
     assert groups == expected_groups(config), f"keepalived's dump:\n{text}"
-    assert ipvs_services(table) == expected_services(config)
+    assert services == expected_services(config)
 
 
-def test_vrrp_dump_of_a_sample_that_needs_ipvs(lab):
+def test_vrrp_dump_of_a_sample_that_needs_ipvs(lab, namespace):
     path = SAMPLES / "keepalived.conf.vrrp.lvs_syncd"
     config = read_config(str(path), CONFIG_ID)
-    namespace = witness_namespace(lab, short="ksync")
     text = data_dump(lab, namespace, path, config_id=CONFIG_ID, part="vrrp")
     assert parse_vrrp_dump(text) == expected_vrrp(config), f"keepalived's dump:\n{text}"
 
@@ -119,8 +141,3 @@ def expected_services(config) -> set[tuple]:
                 found.add((vs.protocol, address, m.port, None, vs.scheduler))
     return found
 
-
-def ipvs_services(table: list[dict]) -> set[tuple]:
-    return {
-        (s["protocol"], s["address"], s["port"], s["fwmark"], s["scheduler"]) for s in table
-    }
