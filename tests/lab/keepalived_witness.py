@@ -2,7 +2,9 @@
 
     ns = witness_namespace(lab)                          # eth0..eth3 and eth0.1, with addresses
     config_test(ns, conf, config_id="lb1")               # `keepalived -t`: CompletedProcess
-    text = data_dump(lab, ns, conf, part="vrrp")         # the DATA dump of a running keepalived
+    text = data_dump(lab, ns, conf, config_id="lb1", part="vrrp")  # DATA dump of a keepalived
+    ka = start_keepalived(lab, ns, conf, config_id="lb1", part="check")  # or step by step:
+    text = request_dump(lab, ns, ka, part="check"); ka.stop()
     parse_vrrp_dump(text)   -> {instance name: {...}}, {sync group: (members...)}
     parse_check_dump(text)  -> [virtual server {...}], {group name: [members]}
     expected_vrrp(config)   -> the same shapes, from lvsmon's KeepalivedConfig
