@@ -5,7 +5,7 @@ import json
 import click
 
 from lvsmon import keepalived as keepalived_source
-from lvsmon.model.keepalived import ConfiguredVirtualServer, KeepalivedConfig, VrrpInstance
+from lvsmon.model.keepalived import ConfiguredVirtualServer, KeepalivedConf, VrrpInstance
 
 
 @click.group()
@@ -48,7 +48,7 @@ def show(path, config_id, as_json):
     click.echo(render(config), nl=False)
 
 
-def render(config: KeepalivedConfig) -> str:
+def render(config: KeepalivedConf) -> str:
     files = len(config.files)
     lines = [
         f"{config.source}: {files} file{'s' if files != 1 else ''} read, "
@@ -77,7 +77,7 @@ def render(config: KeepalivedConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _instance_lines(config: KeepalivedConfig, i: VrrpInstance) -> list[str]:
+def _instance_lines(config: KeepalivedConf, i: VrrpInstance) -> list[str]:
     auth = "" if i.auth_type == "none" else f"  auth {i.auth_type}"
     head = (
         f"  {i.name}  {i.interface or '-'} vrid {i.vrid}  {i.state} priority {i.priority}  "

@@ -1,4 +1,4 @@
-"""keepalived.conf, read as keepalived 2.2 reads it, into lvsmon.model.KeepalivedConfig.
+"""keepalived.conf, read as keepalived 2.2 reads it, into lvsmon.model.KeepalivedConf.
 
     read_config("/etc/keepalived/keepalived.conf")             # config id: short host name
     read_config(path, config_id="lb1")                          # as `keepalived -i lb1`
@@ -7,7 +7,7 @@ The layers, each its own module: ``reader`` (files, includes, comments,
 conditionals, definitions, sequences: keepalived's line reading), ``tree``
 (keywords and their { } blocks), then ``vrrp_conf`` and ``lvs_conf`` (the
 keywords lvsmon uses, with keepalived's defaults). Every other keyword is
-skipped and counted in ``KeepalivedConfig.skipped_keywords``; what keepalived
+skipped and counted in ``KeepalivedConf.skipped_keywords``; what keepalived
 would correct or ignore is in ``warnings``. A broken file, or a bad value in a
 keyword lvsmon uses, raises ``KeepalivedConfigError`` naming the file and line;
 nothing else is raised for bad input.
@@ -22,7 +22,7 @@ from lvsmon.keepalived.reader import ConfigReader
 from lvsmon.keepalived.tree import build_tree
 from lvsmon.keepalived.values import Notes
 from lvsmon.keepalived.vrrp_conf import VrrpReader
-from lvsmon.model.keepalived import KeepalivedConfig
+from lvsmon.model.keepalived import KeepalivedConf
 
 __all__ = ["DEFAULT_CONFIG", "default_config_id", "read_config"]
 
@@ -34,7 +34,7 @@ def default_config_id() -> str:
     return os.uname().nodename.split(".", 1)[0]
 
 
-def read_config(path: str = DEFAULT_CONFIG, config_id: str | None = None) -> KeepalivedConfig:
+def read_config(path: str = DEFAULT_CONFIG, config_id: str | None = None) -> KeepalivedConf:
     config_id = default_config_id() if config_id is None else config_id
     reader = ConfigReader(path, config_id)
     statements = build_tree(reader.lines())
@@ -60,7 +60,7 @@ def read_config(path: str = DEFAULT_CONFIG, config_id: str | None = None) -> Kee
     instances = vrrp.instances()
     sync_groups = vrrp.sync_groups()
     virtual_servers = lvs.virtual_servers()
-    return KeepalivedConfig(
+    return KeepalivedConf(
         source=path,
         config_id=config_id,
         files=tuple(reader.files),

@@ -10,7 +10,7 @@ defines a thing, for messages.
 A VRRP password is never kept: only a salted PBKDF2 digest of the 8 bytes
 keepalived sends (``auth_pass_matches`` compares what a router sent with it).
 
-``KeepalivedConfig.to_json()`` / ``KeepalivedConfig.from_json()`` are the JSON
+``KeepalivedConf.to_json()`` / ``KeepalivedConf.from_json()`` are the JSON
 encoding (the one ``lvsmon keepalived show --json`` prints) and its inverse.
 """
 
@@ -265,7 +265,7 @@ class TrackFile:
 
 
 @dataclass(frozen=True, slots=True)
-class KeepalivedConfig:
+class KeepalivedConf:
     """One read of keepalived.conf (and everything it includes): a snapshot."""
 
     source: str  # the main file
@@ -336,14 +336,14 @@ class KeepalivedConfig:
         return _config_json(self)
 
     @classmethod
-    def from_json(cls, obj: dict) -> KeepalivedConfig:
+    def from_json(cls, obj: dict) -> KeepalivedConf:
         return _config_from_json(obj)
 
 
 # -- JSON ------------------------------------------------------------------------
 
 
-def _config_json(config: KeepalivedConfig) -> dict:
+def _config_json(config: KeepalivedConf) -> dict:
     return {
         "source": config.source,
         "config_id": config.config_id,
@@ -443,8 +443,8 @@ def _member_json(m: GroupMember) -> dict:
     }
 
 
-def _config_from_json(obj: dict) -> KeepalivedConfig:
-    return KeepalivedConfig(
+def _config_from_json(obj: dict) -> KeepalivedConf:
+    return KeepalivedConf(
         source=obj["source"],
         config_id=obj["config_id"],
         files=tuple(obj["files"]),

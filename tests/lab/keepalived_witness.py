@@ -7,7 +7,7 @@
     text = request_dump(lab, ns, ka, part="check"); ka.stop()
     parse_vrrp_dump(text)   -> {instance name: {...}}, {sync group: (members...)}
     parse_check_dump(text)  -> [virtual server {...}], {group name: [members]}
-    expected_vrrp(config)   -> the same shapes, from lvsmon's KeepalivedConfig
+    expected_vrrp(config)   -> the same shapes, from lvsmon's KeepalivedConf
 
 keepalived 2.2 writes the dump on its DATA signal (`keepalived --signum=DATA`,
 SIGUSR1) into $TMPDIR (default /tmp): keepalived.data from the VRRP process,

@@ -24,7 +24,7 @@ from lvsmon.model import (
     ConfiguredRealServer,
     ConfiguredVirtualServer,
     GroupMember,
-    KeepalivedConfig,
+    KeepalivedConf,
     ServiceKey,
     SorryServer,
     TrackFile,
@@ -41,7 +41,7 @@ SAMPLES = Path("/usr/share/doc/keepalived/samples")
 VALID = REPO / "tests" / "fixtures" / "keepalived" / "valid"
 
 
-def read(tmp_path: Path, text: str, config_id: str = "lb1") -> KeepalivedConfig:
+def read(tmp_path: Path, text: str, config_id: str = "lb1") -> KeepalivedConf:
     path = tmp_path / "keepalived.conf"
     path.write_text(text)
     return read_config(str(path), config_id)
@@ -81,7 +81,7 @@ def test_every_sample_reads_and_round_trips(tmp_path):
     for path in files:
         config = read_config(str(path), "lb1")
         assert config.vrrp_instances or config.virtual_servers, path
-        assert KeepalivedConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+        assert KeepalivedConf.from_json(json.loads(json.dumps(config.to_json()))) == config
 
 
 def test_samples_read_as_keepalived_runs_them():
@@ -351,7 +351,7 @@ def test_checkers_and_track_files(tmp_path):
 def test_every_fixture_round_trips():
     for path in sorted(VALID.glob("*/keepalived.conf")):
         config = read_config(str(path), "lb1")
-        assert KeepalivedConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+        assert KeepalivedConf.from_json(json.loads(json.dumps(config.to_json()))) == config
 
 
 # -- JSON and back, for any value of the model ---------------------------------------------------
@@ -421,7 +421,7 @@ members = st.one_of(
               st.sampled_from([None, "inet", "inet6"])),
 )  # fmt: skip
 configs = st.builds(
-    KeepalivedConfig, source=names, config_id=names, files=st.lists(names, max_size=3).map(tuple),
+    KeepalivedConf, source=names, config_id=names, files=st.lists(names, max_size=3).map(tuple),
     router_id=st.none() | names, vrrp_instances=st.lists(instances, max_size=3).map(tuple),
     vrrp_sync_groups=st.lists(st.builds(VrrpSyncGroup, names, st.lists(names, max_size=3).map(
         tuple)), max_size=2).map(tuple),
@@ -439,7 +439,7 @@ configs = st.builds(
 @FUZZ
 @given(config=configs)
 def test_json_gives_back_an_equal_value(config):
-    assert KeepalivedConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    assert KeepalivedConf.from_json(json.loads(json.dumps(config.to_json()))) == config
 
 
 def test_the_model_is_deeply_immutable():

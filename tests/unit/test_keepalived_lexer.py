@@ -1,6 +1,6 @@
 """keepalived.conf lines and words cut as keepalived 2.2's parser cuts them; fuzzed.
 
-Whatever text a configuration holds, reading it gives a KeepalivedConfig or a
+Whatever text a configuration holds, reading it gives a KeepalivedConf or a
 KeepalivedConfigError naming the file, and nothing else.
 """
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from lvsmon.errors import KeepalivedConfigError
 from lvsmon.keepalived import lexer, read_config
-from lvsmon.model import KeepalivedConfig
+from lvsmon.model import KeepalivedConf
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -141,8 +141,8 @@ def test_any_text_reads_or_fails_with_a_located_error(tmp_path_factory, text):
         assert exc.path.startswith(str(path.parent)) or exc.path == str(path)
         assert str(exc).startswith(exc.path)
     else:
-        assert isinstance(config, KeepalivedConfig)
-        assert KeepalivedConfig.from_json(config.to_json()) == config
+        assert isinstance(config, KeepalivedConf)
+        assert KeepalivedConf.from_json(config.to_json()) == config
 
 
 @FUZZ
