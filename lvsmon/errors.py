@@ -55,6 +55,20 @@ class ParseError(LvsmonError):
         self.why = why
 
 
+class KeepalivedConfigError(UsageError):
+    """keepalived.conf cannot be read: a broken file, or a bad value in a keyword lvsmon uses.
+
+    Printed as ``FILE:LINE: what: what to do`` (no LINE when the file itself cannot be read).
+    """
+
+    def __init__(self, path: str, line: int | None, why: str, hint: str | None = None):
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {why}", hint)
+        self.path = path
+        self.line = line
+        self.why = why
+
+
 class IpvsError(LvsmonError):
     """Reading or changing the IPVS table failed."""
 

@@ -31,18 +31,28 @@ def main():
     Shows the IPVS table with 64-bit counters and rates and drains real
     servers before a deploy; watches VRRP on the wire (and can take part in
     it); keeps an audit log of source-NATed connections; `lvsmon run` is the
-    daemon. Run `lvsmon COMMAND --help` for each command.
+    daemon; reads keepalived.conf as keepalived does. Run `lvsmon COMMAND
+    --help` for each command.
     """
 
 
 def _register():
-    from lvsmon.cli import config_cmd, daemon_cmd, ipvs_cmd, pool_cmd, snat_cmd, vrrp_cmd
+    from lvsmon.cli import (
+        config_cmd,
+        daemon_cmd,
+        ipvs_cmd,
+        keepalived_cmd,
+        pool_cmd,
+        snat_cmd,
+        vrrp_cmd,
+    )
 
     main.add_command(ipvs_cmd.ipvs)
     main.add_command(pool_cmd.drain)
     main.add_command(pool_cmd.undrain)
     main.add_command(snat_cmd.snat)
     main.add_command(vrrp_cmd.vrrp)
+    main.add_command(keepalived_cmd.keepalived)
     main.add_command(daemon_cmd.run)
     main.add_command(daemon_cmd.status)
     main.add_command(config_cmd.config)

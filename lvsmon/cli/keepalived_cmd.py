@@ -1,0 +1,128 @@
+"""`lvsmon keepalived show`: what keepalived.conf configures, as lvsmon reads it."""
+
+import json
+
+import click
+
+from lvsmon import keepalived as keepalived_source
+from lvsmon.model.keepalived import ConfiguredVirtualServer, KeepalivedConf, VrrpInstance
+
+
+@click.group()
+def keepalived():
+    """keepalived.conf as keepalived reads it: VRRP instances and virtual servers."""
+
+
+@keepalived.command()
+@click.option(
+    "--config",
+    "path",
+    default=keepalived_source.DEFAULT_CONFIG,
+    show_default=True,
+    metavar="FILE",
+    help="The keepalived configuration file (what keepalived's -f names).",
+)
+@click.option(
+    "--id",
+    "config_id",
+    metavar="NAME",
+    help="Config id for @NAME / @^NAME lines, as keepalived's -i "
+    "[default: the host name up to its first dot].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def show(path, config_id, as_json):
+    """Show the VRRP instances and virtual servers keepalived.conf configures.
+
+    The file is read with keepalived's own grammar: includes (relative to the
+    including file), $NAME definitions, @id conditional lines, ~SEQ/~LST
+    sequences. Values are keepalived's after its defaults (priority 100,
+    advert_int 1, weight 1, NAT ...). Keywords lvsmon does not use are skipped
+    and counted; what keepalived would correct or ignore is listed as a warning.
+    A broken file or a bad value is an error naming FILE:LINE (exit 2).
+    Passwords are never shown.
+    """
+    config = keepalived_source.read_config(path, config_id)
+    if as_json:
+        click.echo(json.dumps(config.to_json(), indent=2))
+        return
+    click.echo(render(config), nl=False)
+
+
+def render(config: KeepalivedConf) -> str:
+    files = len(config.files)
+    lines = [
+        f"{config.source}: {files} file{'s' if files != 1 else ''} read, "
+        f"config id {config.config_id}"
+        + (f", router_id {config.router_id}" if config.router_id else "")
+    ]
+    lines += ["", f"VRRP instances: {len(config.vrrp_instances)}"]
+    for instance in config.vrrp_instances:
+        lines += _instance_lines(config, instance)
+    lines += ["", f"Virtual servers: {len(config.virtual_servers)}"]
+    for vs in config.virtual_servers:
+        lines += _virtual_server_lines(vs)
+    if config.virtual_server_groups:
+        lines += ["", f"Virtual server groups: {len(config.virtual_server_groups)}"]
+        for group in config.virtual_server_groups:
+            lines.append(f"  {group.name}: " + ", ".join(str(m) for m in group.members))
+    if config.track_files:
+        lines += ["", f"Track files: {len(config.track_files)}"]
+        for track in config.track_files:
+            lines.append(f"  {track.name}: {track.path or '-'} weight {track.weight}")
+    lines += ["", f"Skipped keywords (not used by lvsmon): {config.skipped_total}"]
+    lines += [f"  {count:5d}  {name}" for name, count in config.skipped_keywords]
+    if config.warnings:
+        lines += ["", f"Warnings: {len(config.warnings)}"]
+        lines += [f"  {warning}" for warning in config.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _instance_lines(config: KeepalivedConf, i: VrrpInstance) -> list[str]:
+    auth = "" if i.auth_type == "none" else f"  auth {i.auth_type}"
+    head = (
+        f"  {i.name}  {i.interface or '-'} vrid {i.vrid}  {i.state} priority {i.priority}  "
+        f"advert {i.advert_interval_seconds:g} s  VRRPv{i.version}{auth}"
+    )
+    out = [head, "      vips " + (" ".join(_vip(v) for v in i.vips) or "-")]
+    if i.unicast_src_ip or i.unicast_peers:
+        peers = ", ".join(i.unicast_peers) or "none (multicast)"
+        out.append(f"      unicast from {i.unicast_src_ip or '(interface address)'} to {peers}")
+    extras = []
+    if i.track_scripts:
+        extras.append("track " + ", ".join(f"{t.name} ({t.weight:+d})" for t in i.track_scripts))
+    if i.nopreempt:
+        extras.append("nopreempt")
+    group = config.sync_group_of(i.name)
+    if group:
+        extras.append(f"sync group {group.name}")
+    if extras:
+        out.append("      " + "; ".join(extras))
+    return out
+
+
+def _vip(vip) -> str:
+    return str(vip) + (f" dev {vip.interface}" if vip.interface else "")
+
+
+def _virtual_server_lines(vs: ConfiguredVirtualServer) -> list[str]:
+    name = vs.service or f"group {vs.group} ({vs.protocol or 'fwm'})"
+    settings = [vs.scheduler, vs.method]
+    if vs.persistence_timeout_seconds is not None:
+        settings.append(f"persistent {vs.persistence_timeout_seconds} s")
+        if vs.persistence_prefix_length is not None:
+            settings.append(f"/{vs.persistence_prefix_length}")
+    settings.append(f"quorum {vs.quorum} hysteresis {vs.hysteresis}")
+    if vs.inhibit_on_failure:
+        settings.append("inhibit_on_failure")
+    out = [f"  {name}  " + "  ".join(settings)]
+    for rs in vs.real_servers:
+        checks = " ".join(c.kind for c in rs.checkers) or "no checker"
+        inhibit = "  inhibit_on_failure" if rs.inhibit_on_failure else ""
+        out.append(
+            f"    -> {rs.endpoint:<28} {rs.method:<6} weight {rs.weight:<5} {checks}{inhibit}"
+        )
+    if vs.sorry_server:
+        sorry = vs.sorry_server
+        inhibit = "  inhibit" if sorry.inhibit else ""
+        out.append(f"    sorry server {sorry.endpoint} {sorry.method}{inhibit}")
+    return out
