@@ -41,7 +41,6 @@ from dataclasses import dataclass
 
 import nagiosplugin
 
-from lvsmon.config import DEFAULT_STATUS_SOCKET, FAMILIES
 from lvsmon.errors import UsageError
 from lvsmon.model.daemon import SourceState
 from lvsmon.model.vrrp import (
@@ -78,6 +77,7 @@ from lvsmon_nagios.plugin import (
 )
 
 DEFAULT_FLAP_WINDOW_SECONDS = 60.0  # the daemon's default [observer] flap_window
+FAMILIES = ("inet", "inet6")  # as the model spells SegmentView.family
 
 # What each anomaly the observer reports is worth, and how the status line names it.
 ANOMALY_STATES = {
@@ -518,8 +518,8 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
             state = nagiosplugin.Ok  # the thresholds given replace the daemon's
         anomaly_contexts.append(AnomalyContext(name, state, words))
     return nagiosplugin.Check(
-        VrrpDaemon(args.socket, answer_within(args.timeout), selection, args.flap_window,
-                   args.expect_master, args.instance),
+        VrrpDaemon(args.socket or default_socket(), answer_within(args.timeout), selection,
+                   args.flap_window, args.expect_master, args.instance),
         *anomaly_contexts,
         AnomalyContext(OTHER_ANOMALY, nagiosplugin.Warn, "anomaly"),
         SegmentsContext("segments"),
@@ -536,6 +536,14 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
         nagiosplugin.ScalarContext("instance_priority"),
         VrrpSummary(args.verbose, args.flap_window),
     )
+
+
+def default_socket() -> str:
+    """The daemon's default socket. Imported only when --socket is not given: reading the
+    configuration module (and its TOML parser) would add a fifth to every run's start-up."""
+    from lvsmon.config import DEFAULT_STATUS_SOCKET
+
+    return DEFAULT_STATUS_SOCKET
 
 
 def answer_within(timeout: int) -> float:
@@ -614,9 +622,9 @@ nrpe.cfg (add nagios to group lvsmon: the socket is 0660):
 
 def make_parser() -> PluginParser:
     parser = PluginParser("check_vrrp", "VRRP", description=__doc__, epilog=EPILOG)
-    parser.add_argument("--socket", default=DEFAULT_STATUS_SOCKET, metavar="PATH",
+    parser.add_argument("--socket", metavar="PATH",
                         help="The lvsmon daemon's status socket ([daemon] status_socket) "
-                             "[default: %(default)s].")
+                             "[default: the daemon's, /run/lvsmon/status.sock].")
     select = parser.add_argument_group("which segments to judge (default: every one heard)")
     select.add_argument("--interface", metavar="IFACE",
                         help="Only segments on this interface.")

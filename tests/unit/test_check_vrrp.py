@@ -9,12 +9,14 @@ newer daemon, a participant's instance). Every output is judged by tests/plugin_
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
 import sys
 import time
 
 import pytest
 
+from lvsmon.config import DEFAULT_STATUS_SOCKET, FAMILIES
 from lvsmon.model.daemon import DaemonInfo, DaemonState, SourceState
 from lvsmon.model.vrrp import (
     Anomaly,
@@ -25,6 +27,7 @@ from lvsmon.model.vrrp import (
     TrackStatus,
 )
 from lvsmon.vrrp.segment import Segment, Settings
+from lvsmon_nagios import check_vrrp
 from lvsmon_nagios.check_vrrp import main, master_changes_since
 from tests.plugin_output import PluginOutput, judged, run_plugin
 from tests.served_state import ServedState
@@ -455,6 +458,16 @@ def test_observer_off_failing_or_starting_is_unknown(served, capsys):
         assert out.perfdata == {} and out.long_text == []
 
 
+def test_the_default_socket_is_the_daemons(capsys):
+    if os.path.exists(DEFAULT_STATUS_SOCKET):
+        pytest.skip(f"a daemon's socket exists at {DEFAULT_STATUS_SOCKET} on this machine")
+    code = main(["--socket", ""])  # an empty --socket is no --socket: the default
+    out = judged(code, capsys.readouterr().out)
+    assert (code, out.summary) == (3, f"no lvsmon daemon at {DEFAULT_STATUS_SOCKET}: start it "
+                                      "with `lvsmon run`")
+    assert check_vrrp.FAMILIES == FAMILIES  # the words the daemon's config and model use
+
+
 def test_no_daemon_is_unknown(tmp_path):
     path = tmp_path / "status.sock"
     run = run_plugin([sys.executable, "-m", "lvsmon_nagios.check_vrrp", "--socket", str(path)])
@@ -510,8 +523,9 @@ def test_a_real_process_writes_only_stdout(served):
 def test_help_and_version_exit_0(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
-    for words in ("--expect-master", "--flap-window", "recent_master_changes", "Exit codes"):
-        assert words in text
+    for words in ("--expect-master", "--flap-window", "recent_master_changes", "Exit codes",
+                  f"[default: the daemon's, {DEFAULT_STATUS_SOCKET}]"):
+        assert words in " ".join(text.split()), words
     assert main(["-V"]) == 0
     assert capsys.readouterr().out.startswith("check_vrrp (lvsmon) ")
 
