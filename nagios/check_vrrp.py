@@ -105,7 +105,7 @@ EXPECTABLE_STATES = {"master": MASTER, "backup": BACKUP}
 
 # lvsmon.vrrp.segment logs each new master as "<address> is master (priority N)"; the
 # first master ever seen is logged the same way but is no change.
-_NEW_MASTER = re.compile(r"(?P<address>\S+) is master\b")
+_NEW_MASTER = re.compile(r"\S+ is master\b")
 
 
 # -- what is judged ---------------------------------------------------------------------------

@@ -6,8 +6,8 @@ only this machine's paths put in (where the console scripts and the status file 
 user nagios. Here, on the host: check_snat on status files written by the test (the real
 recorder runs in test_snat_metrics.py) and check_ipvs as shipped (--source procfs; this
 kernel has no IPVS, so UNKNOWN, the same both ways). check_ipvs against a real IPVS table
-through nrpe runs in the qemu guest (tests/vm/guest/test_check_ipvs.py); check_vrrp does not
-exist yet.
+through nrpe runs in the qemu guest (tests/vm/guest/test_check_ipvs.py), check_vrrp's beside
+a real daemon and keepalived pair in tests/lab/test_check_vrrp.py.
 """
 
 from __future__ import annotations
