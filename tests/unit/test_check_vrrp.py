@@ -549,3 +549,12 @@ def test_verbose_output_has_a_line_per_segment_then_routers_and_ended_anomalies(
                                  "10.0.0.100, ")
     ended = [line for line in out.long_text if line.startswith("  ended: graceful_release")]
     assert len(ended) == 6
+
+
+def test_labels_stay_in_the_grammar_whatever_the_interface_is_called(served, capsys):
+    """An interface name may hold ' and =, which no perfdata label can: they become _."""
+    code, out = check(served, state(view(split_brain, interface="lan'0=a"),
+                                    interfaces=("lan'0=a",)), capsys=capsys)
+    assert code == 2
+    assert out.summary.startswith("lan'0=a inet VRID 51: split brain for ")
+    assert out.perfdata["lan_0_a inet VRID 51 masters"].value == 2
