@@ -558,3 +558,10 @@ def test_labels_stay_in_the_grammar_whatever_the_interface_is_called(served, cap
     assert code == 2
     assert out.summary.startswith("lan'0=a inet VRID 51: split brain for ")
     assert out.perfdata["lan_0_a inet VRID 51 masters"].value == 2
+
+
+def test_instance_whose_segment_is_not_heard_warns(served, capsys):
+    daemon = state(view(healthy), participant=participant(instance()))
+    code, out = check(served, daemon, "--instance", "web71", capsys=capsys)
+    assert (code, out.summary) == (1, "no VRID heard matches instance web71's segment eth0 "
+                                      "inet VRID 71 (heard: eth0 inet VRID 51)")
