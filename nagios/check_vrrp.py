@@ -26,8 +26,8 @@ by the anomalies the observer reports, never by a raw count of one moment:
   OK        otherwise, including a priority-0 release (keepalived stopping) that a backup
             answers, and one failover with its master change.
 
-UNKNOWN (exit 3, one line): no daemon at --socket, no answer within -t, the observer off,
-failing or starting, an unknown --instance, a bad option or range.
+UNKNOWN (exit 3, one line): no daemon at --socket, no answer within -t, the observer off
+(without --instance), failing or starting, an unknown --instance, a bad option or range.
 """
 
 from __future__ import annotations
