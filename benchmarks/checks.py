@@ -3,11 +3,14 @@
 Run from the repo root: `python -m benchmarks.checks [--runs N] [--importtime]`. Each check
 runs as its installed console script (a subprocess, exactly as nrpe runs a command):
 check_snat on a status file of a running recorder with a small store, check_ipvs on saved
-procfs files (tests/fixtures/ipvs: five services). The floor is `python -c pass` with the
-same interpreter the console scripts start with, measured in the same rounds (the runs are
-interleaved, so a busy machine slows all alike). Byte code is cached as after an install
-(PYTHONDONTWRITEBYTECODE is dropped for the runs; one warm-up run each writes it). Prints
-the median wall time of each and its distance from the floor; the goal is within 0.15 s.
+procfs files (tests/fixtures/ipvs: five services), check_vrrp asking a real status server
+(lvsmon.status_socket, in a thread of this process) for a daemon state of eight VRRP
+segments with an hour of adverts each, and for a participant instance. The floor is
+`python -c pass` with the same interpreter the console scripts start with, measured in the
+same rounds (the runs are interleaved, so a busy machine slows all alike). Byte code is
+cached as after an install (PYTHONDONTWRITEBYTECODE is dropped for the runs; one warm-up
+run each writes it). Prints the median wall time of each and its distance from the floor;
+the goal is within 0.15 s.
 --importtime adds the modules that cost a check most to import (-X importtime, cumulative).
 """
 
@@ -25,7 +28,13 @@ import time
 from pathlib import Path
 
 from lvsmon.model import SnatConnection
+from lvsmon.model.daemon import DaemonInfo, DaemonState, SourceState
+from lvsmon.model.vrrp import InstanceSnapshot, ObserverSnapshot, ParticipantSnapshot
 from lvsmon.snat.store_sqlite import SqliteStore
+from lvsmon.vrrp.segment import Segment
+from tests.served_state import ServedState
+from tests.snat_status import status_doc
+from tests.vrrp_adverts import send, steps
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "ipvs"
@@ -55,13 +64,7 @@ def snat_files(home: Path) -> tuple[Path, Path]:
 
 
 def refresh_status(status: Path, store: Path) -> None:
-    status.write_text(json.dumps({
-        "pid": os.getpid(), "node": "lb1", "started_ns": time.time_ns(),
-        "updated_ns": time.time_ns(), "stopped": False, "events_per_second": 10.0,
-        "store": str(store), "events": 100, "overflows": 0, "lost_events": 0,
-        "end_unknown": 0, "store_dropped": 0,
-        "sinks": {"sqlite": {"ok": True, "error": None}},
-    }))
+    status.write_text(json.dumps(status_doc(store)))  # as the recorder rewrites it each second
 
 
 def procfs_copy(home: Path) -> Path:
@@ -70,6 +73,26 @@ def procfs_copy(home: Path) -> Path:
     for name in ("ip_vs", "ip_vs_stats"):
         shutil.copy(FIXTURES / name, root / "net" / name)
     return root
+
+
+def vrrp_state(segments: int = 8) -> DaemonState:
+    """A daemon's state: `segments` VRIDs, each preempted once and then advertised on for
+    an hour (one advert a second), and one participant instance."""
+    now = time.time()
+    views = []
+    for vrid in range(51, 51 + segments):
+        segment = Segment("eth0", "inet", vrid)
+        send(segment, "10.0.0.2", 100, steps(now - 3610, now - 3600), vrid=vrid)
+        send(segment, "10.0.0.1", 150, steps(now - 3599, now), vrid=vrid)
+        segment.tick(now)
+        views.append(segment.snapshot(now))
+    observer = ObserverSnapshot(now, ("eth0",), tuple(views))
+    web = InstanceSnapshot("web", "eth0", "inet", 71, 3, "BACKUP", 100, 100, "10.0.0.3",
+                           "10.0.0.1", now - 60, (), ())
+    return DaemonState(
+        DaemonInfo("bench", os.getpid(), now - 3700, now),
+        vrrp=SourceState(enabled=True).succeeded(observer, now),
+        participant=SourceState(enabled=True).succeeded(ParticipantSnapshot(now, (web,)), now))
 
 
 # As installed: pip writes .pyc files at install time, so the runs may write (and then use)
@@ -103,7 +126,8 @@ def main() -> None:
                         help="also print the costliest imports of each check")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="lvsmon-bench-checks-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lvsmon-bench-checks-") as tmp, \
+            ServedState(Path(tmp) / "status.sock", vrrp_state()) as daemon:
         home = Path(tmp)
         status, store = snat_files(home)
         procfs = procfs_copy(home)
@@ -112,6 +136,10 @@ def main() -> None:
             "check_snat": [console_script("check_snat"), "--status-file", str(status)],
             "check_ipvs": [console_script("check_ipvs"), "--source", "procfs",
                            "--procfs-root", str(procfs)],
+            "check_vrrp": [console_script("check_vrrp"), "--socket", daemon.path],
+            "check_vrrp --instance": [console_script("check_vrrp"), "--socket", daemon.path,
+                                      "--instance", "web", "--expect-state", "backup",
+                                      "--vrid", "51"],
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
         codes: dict[str, set[int]] = {name: set() for name in commands}

@@ -9,11 +9,9 @@ Answers are {"ok": true, ...} or {"ok": false, "error": "..."}. They are built
 from the last published DaemonState only, so an answer never waits on a source;
 a request that is too long, not JSON or not understood gets an error answer.
 
-The answer's parts are the JSON encoding of lvsmon.model.daemon (lvsmon.model.codec);
-clients read them back typed:
-
-    ask_state("/run/lvsmon/status.sock")            -> DaemonState
-    ask_source("/run/lvsmon/status.sock", "vrrp")   -> SourceState[ObserverSnapshot]
+The answer's parts are the JSON encoding of lvsmon.model.daemon (lvsmon.model.codec).
+The client side (ask, ask_state, ask_source) is lvsmon.status_client: it imports no
+asyncio, so a one-shot check that asks the daemon starts fast.
 """
 
 from __future__ import annotations
@@ -28,16 +26,14 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from lvsmon.errors import DaemonNotRunning, SnapshotDecodeError, StatusSocketError
-from lvsmon.model.codec import from_json, to_json
-from lvsmon.model.daemon import PARTS, SOURCES, DaemonState, SourceState
+from lvsmon.errors import StatusSocketError
+from lvsmon.model.codec import to_json
+from lvsmon.model.daemon import PARTS, DaemonState
 
 MAX_REQUEST_BYTES = 4096
 READ_TIMEOUT_SECONDS = 5.0
 SOCKET_MODE = 0o660
 DIRECTORY_MODE = 0o750
-CLIENT_TIMEOUT_SECONDS = 5.0
-MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -172,75 +168,3 @@ def _encode(reply: dict) -> bytes:
 
 
 _ENCODER = json.JSONEncoder()
-
-
-def ask_state(path: str, timeout: float = CLIENT_TIMEOUT_SECONDS) -> DaemonState:
-    """The daemon's whole state, typed; raises DaemonNotRunning or StatusSocketError."""
-    return _typed(path, DaemonState, ask(path, "all", timeout))
-
-
-def ask_source(path: str, part: str, timeout: float = CLIENT_TIMEOUT_SECONDS) -> SourceState:
-    """One source's state ("vrrp", "participant", "ipvs", "snat"), typed."""
-    return _typed(path, SOURCES[part], ask(path, part, timeout).get(part))
-
-
-def _typed(path: str, kind, document):
-    try:
-        return from_json(kind, document)
-    except SnapshotDecodeError as exc:
-        raise StatusSocketError(
-            f"{path}: the daemon's answer does not fit this lvsmon: {exc}",
-            hint="are the daemon and this command the same lvsmon version?",
-        ) from None
-
-
-def ask(path: str, part: str = "all", timeout: float = CLIENT_TIMEOUT_SECONDS) -> dict:
-    """One request to a running daemon, its answer as JSON; raises DaemonNotRunning or
-    StatusSocketError. Prefer ask_state / ask_source, which give typed values."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise DaemonNotRunning(
-                f"no lvsmon daemon at {path}", hint="start it with `lvsmon run`"
-            ) from None
-        except PermissionError:
-            raise StatusSocketError(
-                f"{path}: permission denied",
-                hint="run as root or as a member of the daemon's group",
-            ) from None
-        sock.sendall(json.dumps({"get": part}).encode() + b"\n")
-        data = _read_all(sock, path, timeout)
-    except TimeoutError:
-        raise StatusSocketError(
-            f"lvsmon daemon at {path} did not answer within {timeout:g} s"
-        ) from None
-    except OSError as exc:
-        raise StatusSocketError(f"{path}: {exc.strerror or exc}") from None
-    finally:
-        sock.close()
-    try:
-        reply = json.loads(data)
-    except ValueError:
-        raise StatusSocketError(f"{path}: the answer is not JSON") from None
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        error = reply.get("error") if isinstance(reply, dict) else None
-        raise StatusSocketError(f"lvsmon daemon refused the request: {error}")
-    return reply
-
-
-def _read_all(sock: socket.socket, path: str, timeout: float) -> bytes:
-    chunks, size = [], 0
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            raise StatusSocketError(f"{path}: answer larger than {MAX_ANSWER_BYTES} bytes")
-        if chunk.endswith(b"\n"):
-            break
-    return b"".join(chunks)

@@ -14,7 +14,7 @@ from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
 from lvsmon.model.daemon import DaemonState, SourceState
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
-from lvsmon.status_socket import ask_source, ask_state
+from lvsmon.status_client import ask_source, ask_state
 
 SOCKET_OPTION = click.option(
     "--socket",

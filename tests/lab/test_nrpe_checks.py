@@ -6,36 +6,27 @@ only this machine's paths put in (where the console scripts and the status file 
 user nagios. Here, on the host: check_snat on status files written by the test (the real
 recorder runs in test_snat_metrics.py) and check_ipvs as shipped (--source procfs; this
 kernel has no IPVS, so UNKNOWN, the same both ways). check_ipvs against a real IPVS table
-through nrpe runs in the qemu guest (tests/vm/guest/test_check_ipvs.py); check_vrrp does not
-exist yet.
+through nrpe runs in the qemu guest (tests/vm/guest/test_check_ipvs.py), check_vrrp's beside
+a real daemon and keepalived pair in tests/lab/test_check_vrrp.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.lab import nrpe
 from tests.plugin_output import judged, run_plugin
+from tests.snat_status import status_doc
 
 pytestmark = [pytest.mark.lab,
               pytest.mark.skipif(nrpe.missing() is not None, reason=str(nrpe.missing()))]
 
 LOOPBACK = "127.0.0.1"
 SHIPPED_STATUS_FILE = "/run/lvsmon/snat-status.json"
-
-
-def status_doc(**changes) -> str:
-    doc = {"pid": os.getpid(), "node": "lb1", "started_ns": time.time_ns() - 60_000_000_000,
-           "updated_ns": time.time_ns(), "stopped": False, "events_per_second": 3.5,
-           "store": None, "events": 40, "overflows": 0, "lost_events": 0, "end_unknown": 0,
-           "store_dropped": 0, "sinks": {"jsonl": {"ok": True, "error": None}}}
-    doc.update(changes)
-    return json.dumps(doc)
 
 
 def same_over_nrpe(ns, command: str, argv: list[str]) -> str:
@@ -67,15 +58,15 @@ def test_shipped_definitions_answer_over_nrpe_as_run_directly(lab):
     assert seen[-1] == f"SNAT CRITICAL - recorder not running: no status file {status}"
 
     # A running recorder (this test's pid stands in for it): OK.
-    status.write_text(status_doc())
+    status.write_text(json.dumps(status_doc(None)))
     seen.append(same_over_nrpe(ns, "check_snat", snat_argv))
     assert seen[-1].startswith(f"SNAT OK - recorder running (pid {os.getpid()}, node lb1)")
 
     # Events lost: WARNING, then CRITICAL past -c 1000 (the shipped thresholds).
-    status.write_text(status_doc(overflows=2, lost_events=12))
+    status.write_text(json.dumps(status_doc(None, overflows=2, events_dropped=12)))
     seen.append(same_over_nrpe(ns, "check_snat", snat_argv))
     assert seen[-1].startswith("SNAT WARNING - 12 events lost since the recorder started")
-    status.write_text(status_doc(overflows=9, lost_events=5000))
+    status.write_text(json.dumps(status_doc(None, overflows=9, events_dropped=5000)))
     seen.append(same_over_nrpe(ns, "check_snat", snat_argv))
     assert seen[-1].startswith("SNAT CRITICAL - 5000 events lost")
 

@@ -10,20 +10,14 @@ import stat
 
 import pytest
 
+from lvsmon.errors import DaemonNotRunning
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import from_json
 from lvsmon.model.daemon import DaemonInfo, DaemonState, SourceState
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 from lvsmon.state import StateStore
-from lvsmon.status_socket import (
-    MAX_REQUEST_BYTES,
-    DaemonNotRunning,
-    StatusServer,
-    answer,
-    ask,
-    ask_source,
-    ask_state,
-)
+from lvsmon.status_client import ask, ask_source, ask_state
+from lvsmon.status_socket import MAX_REQUEST_BYTES, StatusServer, answer
 
 
 def clock_from(values):

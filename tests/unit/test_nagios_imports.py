@@ -1,5 +1,6 @@
 """Checks start fast: a whole run of each check (import, read, output) in a fresh interpreter
-loads no exporter, SNMP, asyncio or pyroute2 code it does not need.
+loads no exporter, SNMP, asyncio or pyroute2 code it does not need (check_vrrp asks the
+daemon, served here by a real StatusServer in a thread of the test process).
 
 nrpe starts a new process per check, so every module imported is paid on every check
 (benchmarks/checks.py measures the time). Watched here: prometheus_client and the exporter,
@@ -12,10 +13,16 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from lvsmon.model.daemon import DaemonInfo, DaemonState, SourceState
+from lvsmon.model.vrrp import ObserverSnapshot
+from lvsmon.vrrp.segment import Segment
 from tests.plugin_output import judged
+from tests.served_state import ServedState
 from tests.snat_status import status_doc
+from tests.vrrp_adverts import send, steps
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "ipvs"
@@ -71,3 +78,23 @@ def test_check_snat_loads_no_pyroute2_and_no_asyncio(tmp_path):
     status.write_text(json.dumps(status_doc(None)))
     _, _, loaded = loaded_by("lvsmon_nagios.check_snat", "--status-file", str(status))
     assert loaded == []
+
+
+def test_check_vrrp_asking_the_daemon_loads_none_of_them(tmp_path):
+    """The status socket's client side imports no asyncio (its server does)."""
+    now = time.time()
+    segment = Segment("eth0", "inet", 51)
+    send(segment, "10.0.0.1", 150, steps(now - 10, now), vrid=51)
+    observer = ObserverSnapshot(now, ("eth0",), (segment.snapshot(now),))
+    state = DaemonState(DaemonInfo("0.1.0", 1, now - 20, now),
+                        vrrp=SourceState(enabled=True).succeeded(observer, now))
+    with ServedState(tmp_path / "status.sock", state) as served:
+        code, out, loaded = loaded_by("lvsmon_nagios.check_vrrp", "--socket", served.path)
+    assert out.startswith("VRRP OK - eth0 inet VRID 51: master 10.0.0.1") and code == 0, out
+    assert loaded == []
+
+
+def test_check_vrrp_without_a_daemon_loads_none_of_them(tmp_path):
+    code, out, loaded = loaded_by("lvsmon_nagios.check_vrrp", "--socket",
+                                  str(tmp_path / "none.sock"))
+    assert code == 3 and loaded == []

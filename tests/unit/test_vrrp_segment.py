@@ -11,33 +11,9 @@ from lvsmon.model.vrrp import master_down_interval
 from lvsmon.vrrp import codec, sockets
 from lvsmon.vrrp.observer import Observer
 from lvsmon.vrrp.segment import Segment, Settings
+from tests.vrrp_adverts import advert, send, steps
 
 A, B, C = "10.0.0.1", "10.0.0.2", "10.0.0.3"
-VIP = ("10.0.0.100",)
-
-
-def advert(source, priority, *, vips=VIP, interval_cs=100, version=3, password=None, ttl=255,
-           corrupt=False, vrid=7):
-    """Build the packet a router would send, and decode it as the observer does."""
-    auth = {"auth_type": "simple", "auth_data": password} if password is not None else {}
-    message = codec.encode_advert(
-        vrid=vrid, priority=priority, addresses=vips, source=source, version=version,
-        advert_interval_centiseconds=interval_cs, **auth,
-    )  # fmt: skip
-    if corrupt:
-        message = message[:6] + bytes([message[6] ^ 0xFF]) + message[7:]
-    return codec.decode_ipv4_packet(codec.encode_ipv4_packet(message, source=source, ttl=ttl))
-
-
-def send(segment, source, priority, times, **kwargs):
-    packet = advert(source, priority, **kwargs)
-    for now in times:
-        segment.advert(packet, now)
-
-
-def steps(start, stop, step=1.0):
-    count = round((stop - start) / step)
-    return [start + i * step for i in range(count + 1)]
 
 
 def history(segment, now, name):
