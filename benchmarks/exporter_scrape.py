@@ -199,7 +199,7 @@ def measure(rounds: int) -> None:
 
 
 def _status_ipvs_read(sock: Path) -> float | None:
-    from lvsmon.status_socket import ask_source
+    from lvsmon.status_client import ask_source
 
     try:
         return ask_source(str(sock), "ipvs", 5.0).last_success
