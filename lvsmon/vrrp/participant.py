@@ -375,6 +375,7 @@ class Participant:
         self.wanted: tuple[InstanceConfig, ...] = tuple(configs)
         self.running: dict[str, Instance] = {}
         self.errors: dict[str, str] = {}  # instance name -> why it does not run
+        self._stopped: dict[str, Instance] = {}  # by stop(): shown in snapshots until restarted
 
     async def __aenter__(self) -> Participant:
         """Start every instance, or none: the first failure stops the others and raises."""
@@ -394,6 +395,7 @@ class Participant:
 
     async def apply(self, configs) -> None:
         """Run exactly these instances, touching only what changed."""
+        self._stopped = {}
         self.wanted = tuple(configs)
         wanted = {config.name: config for config in self.wanted}
         leaving = [
@@ -427,11 +429,14 @@ class Participant:
             self.running[config.name] = instance
 
     async def stop(self) -> None:
+        """Stop every instance; their last snapshots stay (stopped: INITIALIZE or FAULT) until
+        an apply() starts them again."""
+        self._stopped.update(self.running)
         instances, self.running = list(self.running.values()), {}
         await asyncio.gather(*(instance.stop() for instance in instances))
 
     def snapshot(self) -> ParticipantSnapshot:
+        shown = {**self._stopped, **self.running}
         return ParticipantSnapshot(
-            self.wall(),
-            tuple(self.running[c.name].snapshot() for c in self.wanted if c.name in self.running),
+            self.wall(), tuple(shown[c.name].snapshot() for c in self.wanted if c.name in shown)
         )
