@@ -496,7 +496,7 @@ def read_run(data, end: int, family_id: int, seq: int,
     Each message is checked whole (netlink header, generic netlink header, every attribute
     header) and read with one unpack: no attribute walk, no dict, one call per datagram.
     """
-    checks: dict[int, list] = {}  # message length -> [(mask, expected, layout)] for this answer
+    checks: dict[int, list] = {}  # message length -> [(mask, expected, unpack, build)]
     offset = 0
     while offset + 16 <= end:
         length = _U32.unpack_from(data, offset)[0]
@@ -508,16 +508,17 @@ def read_run(data, end: int, family_id: int, seq: int,
             header = netlink.NLMSGHDR.pack(length, family_id, netlink.NLM_F_MULTI, seq, 0)
             expected = int.from_bytes(header, "little")
             check = checks[length] = [
-                (layout.mask << 128 | _HEADER_MASK, layout.expected << 128 | expected, layout)
+                (layout.mask << 128 | _HEADER_MASK, layout.expected << 128 | expected,
+                 layout.values.unpack_from, layout.build)
                 for layout in candidates
             ]
         stop = offset + length
         if stop > end:
             break
         whole = int.from_bytes(data[offset:stop], "little")
-        for mask, expected, layout in check:
+        for mask, expected, unpack, build in check:
             if whole & mask == expected:
-                item = layout.build(layout.values.unpack_from(data, offset + 16), arg)
+                item = build(unpack(data, offset + 16), arg)
                 break
         else:
             break
