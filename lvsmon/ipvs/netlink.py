@@ -21,7 +21,7 @@ and the model's objects are made without the dataclass __init__ (make_real_serve
 Any other shape (an older or newer kernel, a missing or extra attribute, padding)
 goes through the generic attribute walk, which gives the same result or says what
 is wrong (Malformed, a warning of the read). In the qemu guest this reads the
-1,000 x 10 table of benchmarks/ipvs_read.py in about 40 % of the generic walk's time.
+1,000 x 10 table of benchmarks/ipvs_read.py in less than half the generic walk's time.
 
 Wire facts (net/netfilter/ipvs/ip_vs_ctl.c): addresses are sent as the 16-byte
 ``union nf_inet_addr`` (IPv4 in the first 4 bytes); ports are big-endian;
@@ -532,8 +532,9 @@ def read_run(data, end: int, family_id: int, seq: int,
 # --- making the model's objects for 10,000 real servers ----------------------------------
 #
 # A frozen dataclass's generated __init__ sets each field through object.__setattr__. For a
-# real server and its two Counters that is most of the fast path's time in the qemu guest
-# (benchmarks/ipvs_read.py: 2.1 s against 3.3 s for the whole table). For a class whose
+# real server and its two Counters that was most of the fast path's time in the qemu guest
+# (the 1,000 x 10 table of benchmarks/ipvs_read.py: 2.1 s with the setters against 3.3 s,
+# same boot). For a class whose
 # __init__ does nothing else, object.__new__ and each slot's own setter make the same object.
 # If the model changes shape (another field, a __post_init__, no slots), the class is called.
 
