@@ -77,11 +77,10 @@ def participant_notifications(old: DaemonState, new: DaemonState, *, if_index: I
                 (ka.VRRP_INSTANCE_ENTRY + (5, row), "Integer32", ka.initial_state(instance)),
                 *_router_id(router_id)))
             if event.new == MASTER and index is not None and instance.source is not None:
-                reason = (v3.PRIORITY if event.reason.startswith("address owner")
-                          else v3.MASTER_NO_RESPONSE)  # fmt: skip
                 yield Notification("vrrpv3NewMaster", v3.NEW_MASTER, (
                     (v3.OPERATIONS_ENTRY + (3, *index), "OctetString", octets(instance.source)),
-                    (v3.STATISTICS_ENTRY + (2, *index), "Integer32", reason)))
+                    (v3.STATISTICS_ENTRY + (2, *index), "Integer32",
+                     v3.event_master_reason(event))))
         if previous is not None and index is not None:
             yield from _proto_errors(previous, instance, index)
 
