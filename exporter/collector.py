@@ -51,6 +51,7 @@ def families(state: DaemonState, now: float) -> Iterator[Metric]:
 def small_families(state: DaemonState, now: float) -> Iterator[Metric]:
     """All but the IPVS table's (which the exporter renders once per IPVS read)."""
     yield from health_families(state, now)
+    yield from frontend_families(state)
     if state.vrrp.snapshot is not None:
         yield from observer_families(state.vrrp.snapshot)
     if state.participant.snapshot is not None:
@@ -87,6 +88,74 @@ def health_families(state: DaemonState, now: float) -> Iterator[Metric]:
             success.add_metric([name], source.last_success)
             age.add_metric([name], max(0.0, now - source.last_success))
     yield from (up, success, age, failures)
+
+
+# -- the frontends (the exporter itself, the AgentX subagent) ------------------------------
+
+# FrontendState counter groups of the AgentX frontend -> (metric, label, help)
+AGENTX_COUNTER_GROUPS = {
+    "pdus_answered": ("lvsmon_agentx_requests", "request", "Requests of the master agent "
+                      "answered, by AgentX PDU type."),
+    "bad_pdus": ("lvsmon_agentx_bad_pdus", "reason", "PDUs from the master agent refused, by "
+                 "reason (each ends the session, which is opened again)."),
+    "session_ends": ("lvsmon_agentx_session_ends", "kind", "AgentX sessions ended, by why."),
+    "notifications_failed": ("lvsmon_agentx_notifications_failed", "reason",
+                             "Notifications snmpd did not take, by reason (not_connected: "
+                             "no session was open)."),
+    "notifications_raised": ("lvsmon_agentx_notifications_raised", "notification",
+                             "Notifications lvsmon raised, by NOTIFICATION-TYPE."),
+}  # fmt: skip
+AGENTX_COUNTERS = {
+    "reconnects": ("lvsmon_agentx_reconnects", "Sessions opened again after one was lost."),
+    "connect_attempts": ("lvsmon_agentx_connect_attempts", "Connections tried to the master."),
+    "notifications_sent": ("lvsmon_agentx_notifications_sent", "Notifications snmpd took."),
+    "index_builds": ("lvsmon_agentx_index_builds", "OID index rebuilds from a published "
+                     "state."),
+}  # fmt: skip
+
+
+def frontend_families(state: DaemonState) -> Iterator[Metric]:
+    """Each frontend up or not; for AgentX its session, its subtrees and its counters, so a
+    metric says which subtrees lvsmon serves and which another subagent holds."""
+    up = GaugeMetricFamily("lvsmon_frontend_up", "1 when the frontend runs (the exporter "
+                           "listens, the AgentX subagent is on), 0 when it is off.",
+                           labels=["frontend"])  # fmt: skip
+    for name, frontend in sorted(state.frontends.items()):
+        up.add_metric([name], 1 if frontend.running else 0)
+    yield up
+    agentx = state.frontends.get("agentx")
+    if agentx is None or not agentx.running:
+        return
+    yield GaugeMetricFamily("lvsmon_agentx_connected", "1 while an AgentX session with the "
+                            "master agent (snmpd) is open and registered.",
+                            value=1 if agentx.connected else 0)  # fmt: skip
+    served = GaugeMetricFamily(
+        "lvsmon_agentx_subtree_served", "1 for a subtree lvsmon serves through snmpd, 0 for one "
+        "the master refused (another subagent, e.g. keepalived's, holds it).",
+        labels=["subtree"])  # fmt: skip
+    for subtree in agentx.served:
+        served.add_metric([subtree], 1)
+    for entry in agentx.refused:
+        served.add_metric([entry.split(" ")[0]], 0)
+    yield served
+    counters = agentx.counters
+    groups = {group: CounterMetricFamily(metric, text, labels=[label])
+              for group, (metric, label, text) in AGENTX_COUNTER_GROUPS.items()}  # fmt: skip
+    for key, count in sorted(counters.items()):
+        group, dot, label = key.partition(".")
+        if dot and group in groups:
+            groups[group].add_metric([label], count)
+    yield from groups.values()
+    for key, (metric, text) in AGENTX_COUNTERS.items():
+        if key in counters:
+            yield CounterMetricFamily(metric, text, value=counters[key])
+    if "index_size" in counters:
+        yield GaugeMetricFamily("lvsmon_agentx_index_values", "Values (OIDs) lvsmon serves.",
+                                value=counters["index_size"])
+    if "slowest_answer_microseconds" in counters:
+        yield GaugeMetricFamily("lvsmon_agentx_slowest_answer_seconds", "The longest lvsmon "
+                                "took to answer one request of the master since it started.",
+                                value=counters["slowest_answer_microseconds"] / 1e6)
 
 
 # -- the VRRP observer ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from lvsmon.config import DEFAULT_CONFIG_PATH, DEFAULT_STATUS_SOCKET
 from lvsmon.errors import LvsmonError
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
-from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.daemon import DaemonState, FrontendState, SourceState
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 from lvsmon.status_client import ask_source, ask_state
 
@@ -82,12 +82,14 @@ def run(config_path, verbose):
 @TIMEOUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's whole state as JSON.")
 def status(socket_path, timeout, as_json):
-    """Show what the running daemon knows: VRRP, participant, IPVS.
+    """Show what the running daemon knows: VRRP, participant, IPVS, frontends.
 
     Asks the daemon over its status socket and prints its uptime, each VRRP
     segment heard (master, routers, active anomalies), each participant
     instance (state, priority, master) and the IPVS service count, or why
-    the IPVS table is unavailable. Exits 3 when no daemon answers.
+    the IPVS table is unavailable; then a line per frontend: where the
+    exporter listens, the AgentX session with snmpd and the subtrees lvsmon
+    serves or leaves to another subagent. Exits 3 when no daemon answers.
     """
     state = ask_state(socket_path, timeout)
     if as_json:
@@ -109,6 +111,8 @@ def render_summary(state: DaemonState, now: float) -> str:
     lines += _vrrp_lines(state.vrrp)
     lines += _participant_lines(state.participant)
     lines += _ipvs_lines(state.ipvs)
+    lines += [_frontend_line(name, frontend)
+              for name, frontend in sorted(state.frontends.items())]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +173,29 @@ def _ipvs_lines(source: SourceState[IpvsTable]) -> list[str]:
         f"server{'' if servers == 1 else 's'} (read via {table.source} at "
         f"{_clock(table.read_at_seconds)})"
     ]
+
+
+_FRONTEND_LABELS = {"exporter": "exporter", "agentx": "AgentX"}
+
+
+def _frontend_line(name: str, frontend: FrontendState) -> str:
+    """One line per frontend: where it listens (exporter) or its session with snmpd and the
+    subtrees it serves and leaves to another subagent (AgentX)."""
+    label = _FRONTEND_LABELS.get(name, name)
+    if not frontend.running:
+        return f"{label}: off" + (f" ({frontend.error})" if frontend.error else "")
+    where = ", ".join(frontend.endpoints) or "-"
+    if frontend.connected is None:  # a server: the exporter
+        line = f"{label}: listening on {where}"
+        return line + (f"; {frontend.error}" if frontend.error else "")
+    if not frontend.connected:
+        return f"{label}: not connected to {where}, retrying: {frontend.error or 'starting'}"
+    line = f"{label}: connected to {where}, serving {', '.join(frontend.served) or 'nothing'}"
+    if frontend.refused:
+        line += "; refused " + ", ".join(
+            entry if " " in entry else f"{entry} (another subagent holds it)"
+            for entry in frontend.refused)  # fmt: skip
+    return line
 
 
 def _duration(seconds: float) -> str:

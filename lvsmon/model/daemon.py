@@ -67,9 +67,12 @@ class FrontendState:
     running: bool
     error: str | None = None  # why it does not run, or what fails now
     endpoints: tuple[str, ...] = ()  # where it listens, or the master it talks to
-    served: tuple[str, ...] = ()  # AgentX: the subtrees it has registered
-    refused: tuple[str, ...] = ()  # AgentX: subtrees another subagent holds
+    served: tuple[str, ...] = ()  # AgentX: the subtrees it has registered (dotted OIDs)
+    # AgentX: subtrees the master refused: "OID" when another subagent holds it
+    # (duplicateRegistration), "OID (answer)" for any other refusal
+    refused: tuple[str, ...] = ()
     counters: FrozenDict[str, int] = EMPTY  # requests answered, bad requests, reconnects ...
+    connected: bool | None = None  # AgentX: a session with the master is open; None: n/a
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,6 +237,12 @@ INITIALIZE, BACKUP, MASTER, FAULT = "INITIALIZE", "BACKUP", "MASTER", "FAULT"
 STATES = (INITIALIZE, BACKUP, MASTER, FAULT)
 
 
+# Why an instance became master, in RFC 6527's words (vrrpv3StatisticsNewMasterReason):
+# the address owner starts as master; a backup takes over when the master fell silent,
+# or when it preempts a master of lower priority.
+MASTER_REASONS = ("priority", "preempted", "master_no_response")
+
+
 @dataclass(frozen=True, slots=True)
 class StateEvent:
     time: float  # wall clock
@@ -244,6 +250,7 @@ class StateEvent:
     new: str
     reason: str
     priority: int
+    master_reason: str | None = None  # one of MASTER_REASONS when new is MASTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +282,20 @@ class InstanceSnapshot:
     transitions: int = 0  # state changes since start (events keeps only the latest)
     adverts_sent: int = 0
     adverts_received: int = 0  # accepted for this instance
+    # Configuration the standard MIBs show (keepalived's words where it has them).
+    preempt_delay_seconds: float = 0.0
+    auth_type: str = "none"  # VRRPv2: "none" or "simple" (a password); VRRPv3: "none"
+    unicast_peers: tuple[str, ...] = ()  # empty: multicast (224.0.0.18 / ff02::12)
+    vmac_interface: str | None = None  # the macvlan holding the VIPs (vmac = true)
+    notify: tuple[str, ...] = ()  # the notify hook's argv, empty when none
+    # Counters since the instance started (RFC 6527's vrrpv3StatisticsTable).
+    master_transitions: int = 0  # times it became master
+    new_master_reason: str | None = None  # MASTER_REASONS of the last time; None: never
+    priority_zero_sent: int = 0  # adverts with priority 0 (releasing mastership)
+    priority_zero_received: int = 0  # accepted adverts of priority 0
+    # The last advert refused as a protocol error: "bad_ttl", "version_mismatch" or
+    # "bad_checksum" (RFC 6527's ipTtlError, versionError, checksumError); None: none yet.
+    last_protocol_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
