@@ -5,6 +5,7 @@ import json
 import click
 
 from lvsmon import keepalived as keepalived_source
+from lvsmon.model.codec import to_json
 from lvsmon.model.keepalived import ConfiguredVirtualServer, KeepalivedConf, VrrpInstance
 
 
@@ -43,7 +44,7 @@ def show(path, config_id, as_json):
     """
     config = keepalived_source.read_config(path, config_id)
     if as_json:
-        click.echo(json.dumps(config.to_json(), indent=2))
+        click.echo(json.dumps(to_json(config), indent=2))
         return
     click.echo(render(config), nl=False)
 
@@ -70,7 +71,7 @@ def render(config: KeepalivedConf) -> str:
         for track in config.track_files:
             lines.append(f"  {track.name}: {track.path or '-'} weight {track.weight}")
     lines += ["", f"Skipped keywords (not used by lvsmon): {config.skipped_total}"]
-    lines += [f"  {count:5d}  {name}" for name, count in config.skipped_keywords]
+    lines += [f"  {count:5d}  {name}" for name, count in config.skipped_keywords.items()]
     if config.warnings:
         lines += ["", f"Warnings: {len(config.warnings)}"]
         lines += [f"  {warning}" for warning in config.warnings]
@@ -121,8 +122,8 @@ def _virtual_server_lines(vs: ConfiguredVirtualServer) -> list[str]:
         out.append(
             f"    -> {rs.endpoint:<28} {rs.method:<6} weight {rs.weight:<5} {checks}{inhibit}"
         )
-    if vs.sorry_server:
-        sorry = vs.sorry_server
+    if vs.sorry:
+        sorry = vs.sorry
         inhibit = "  inhibit" if sorry.inhibit else ""
         out.append(f"    sorry server {sorry.endpoint} {sorry.method}{inhibit}")
     return out
