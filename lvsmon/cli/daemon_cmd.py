@@ -13,6 +13,8 @@ from lvsmon.errors import LvsmonError
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
 from lvsmon.model.daemon import DaemonState, FrontendState, SourceState
+from lvsmon.model.drift import KeepalivedDiff
+from lvsmon.model.keepalived import KeepalivedConf
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 from lvsmon.status_client import ask_source, ask_state
 
@@ -111,6 +113,9 @@ def render_summary(state: DaemonState, now: float) -> str:
     lines += _vrrp_lines(state.vrrp)
     lines += _participant_lines(state.participant)
     lines += _ipvs_lines(state.ipvs)
+    if state.keepalived.enabled:
+        lines += _keepalived_lines(state.keepalived)
+        lines += _drift_lines(state.keepalived_diff)
     lines += [_frontend_line(name, frontend)
               for name, frontend in sorted(state.frontends.items())]  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -137,9 +142,15 @@ def _vrrp_lines(source: SourceState[ObserverSnapshot]) -> list[str]:
         f"on {', '.join(source.snapshot.interfaces)}"
     ]
     for view in segments:
-        routers = ", ".join(f"{r.address} p{r.priority}" for r in view.routers)
+        routers = ", ".join(f"{r.address} p{r.priority}" + (" (this node)" if r.this_node else "")
+                            for r in view.routers)
+        name = ""
+        if view.configured is not None:
+            name = (f" ({view.keepalived_instance}, this node "
+                    f"{view.own_state or 'not known yet'}, configured priority "
+                    f"{view.configured.priority})")
         lines.append(
-            f"  {view.interface} {view.family} VRID {view.vrid}: master "
+            f"  {view.interface} {view.family} VRID {view.vrid}{name}: master "
             f"{view.master or 'none'}; routers {routers or '-'}; "
             f"anomalies {', '.join(view.anomaly_names) or 'none'}"
         )
@@ -196,6 +207,31 @@ def _frontend_line(name: str, frontend: FrontendState) -> str:
             entry if " " in entry else f"{entry} (another subagent holds it)"
             for entry in frontend.refused)  # fmt: skip
     return line
+
+
+def _keepalived_lines(source: SourceState[KeepalivedConf]) -> list[str]:
+    conf = source.snapshot
+    if conf is None:
+        return _unavailable("keepalived.conf", source) or []
+    files = len(conf.files)
+    lines = [f"keepalived.conf: {conf.source} ({files} file{'' if files == 1 else 's'}, config "
+             f"id {conf.config_id}): {len(conf.vrrp_instances)} VRRP instances, "
+             f"{len(conf.virtual_servers)} virtual servers"]
+    if source.error:  # the last good read is still the one used
+        since = f" since {_clock(source.error_since)}" if source.error_since else ""
+        lines.append(f"  cannot read it again{since}, the last good read is kept: {source.error}")
+    return lines
+
+
+def _drift_lines(source: SourceState[KeepalivedDiff]) -> list[str]:
+    off = _unavailable("keepalived drift", source)
+    if off:
+        return off
+    findings = source.snapshot.findings
+    if not findings:
+        return ["keepalived drift: none, IPVS is as keepalived.conf configures it"]
+    return [f"keepalived drift: {len(findings)} finding{'' if len(findings) == 1 else 's'}",
+            *(f"  {finding.kind}: {finding.detail}" for finding in findings)]
 
 
 def _duration(seconds: float) -> str:

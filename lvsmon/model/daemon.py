@@ -10,8 +10,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from lvsmon.model.drift import KeepalivedDiff
 from lvsmon.model.frozen import EMPTY, FrozenDict
 from lvsmon.model.ipvs import IpvsTable
+from lvsmon.model.keepalived import KeepalivedConf
 from lvsmon.model.snat import SnatStatus
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 
@@ -83,6 +85,8 @@ class DaemonState:
     ipvs: SourceState[IpvsTable] = SourceState(enabled=False)
     snat: SourceState[SnatStatus] = SourceState(enabled=False)  # the recorder's status file
     frontends: FrozenDict[str, FrontendState] = EMPTY
+    keepalived: SourceState[KeepalivedConf] = SourceState(enabled=False)  # [keepalived] config
+    keepalived_diff: SourceState[KeepalivedDiff] = SourceState(enabled=False)  # it vs IPVS
 
 
 # The sources: each name (a DaemonState field) -> its type.
@@ -91,6 +95,8 @@ SOURCES = {
     "participant": SourceState[ParticipantSnapshot],
     "ipvs": SourceState[IpvsTable],
     "snat": SourceState[SnatStatus],
+    "keepalived": SourceState[KeepalivedConf],
+    "keepalived_diff": SourceState[KeepalivedDiff],
 }
 # The parts the status socket answers, each with its type ("all" is the whole DaemonState).
 PARTS = {"daemon": DaemonInfo, **SOURCES, "frontends": FrozenDict[str, FrontendState],
