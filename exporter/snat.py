@@ -131,8 +131,8 @@ def serve(address: str, port: int, status_file: str, store: str | None = None,
 
 
 @click.command(name="exporter")
-@click.option("--listen", default="127.0.0.1:9567", show_default=True, metavar="IP:PORT",
-              help="Address and port to serve /metrics on ([::1]:9567 for IPv6).")
+@click.option("--listen", default="127.0.0.1:10574", show_default=True, metavar="IP:PORT",
+              help="Address and port to serve /metrics on ([::1]:10574 for IPv6).")
 @click.option("--status-file", type=click.Path(dir_okay=False),
               help=f"Status written by `lvsmon snat run` [default: {DEFAULT_STATUS_FILE}].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
@@ -149,7 +149,7 @@ def exporter_command(listen, status_file, config_path, store):
 
     \b
     Example:
-      lvsmon snat exporter --listen 127.0.0.1:9567
+      lvsmon snat exporter --listen 127.0.0.1:10574
     """
     address, port = parse_endpoint(listen, port_required=True)
     config = load_config(config_path)

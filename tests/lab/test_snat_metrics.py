@@ -25,7 +25,7 @@ from tests.lab import snat_topology as topo
 from tests.plugin_output import judged
 
 ROUTER_MONITOR, MONITOR = "10.71.3.1", "10.71.3.2"
-EXPORTER_PORT, PROMETHEUS_PORT = 9567, 9090
+EXPORTER_PORT, PROMETHEUS_PORT = 10574, 9090
 OK, WARNING, CRITICAL = 0, 1, 2
 
 
