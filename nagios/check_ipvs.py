@@ -19,7 +19,7 @@ every service keepalived.conf configures):
   WARNING / CRITICAL  a threshold below is crossed;
   WARNING   no service is selected and the table is empty.
 
-keepalived.conf: --keepalived FILE, by default the [keepalived] config of lvsmon.toml
+keepalived.conf: --keepalived-config FILE, by default the [keepalived] config of lvsmon.toml
 (--config) when that file exists and sets it. Its sorry_server lines name the sorry servers
 (--sorry adds more), a configured real server that is absent counts as a real server not
 available, and its drift is judged. --no-keepalived reads no keepalived.conf.
@@ -493,12 +493,12 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
 
 
 def keepalived_conf(args: argparse.Namespace) -> KeepalivedConf | None:
-    """keepalived.conf as --keepalived names it, or as lvsmon.toml's [keepalived] does.
+    """keepalived.conf as --keepalived-config names it, or as lvsmon.toml's [keepalived] does.
 
     Imported only when there is one to read: a check run pays for what it uses."""
     if args.no_keepalived:
         return None
-    path, config_id = args.keepalived, args.keepalived_id
+    path, config_id = args.keepalived_config, args.keepalived_id
     if path is None:
         if not os.path.exists(args.config):
             return None
@@ -549,7 +549,7 @@ Examples:
   check_ipvs --source procfs
   check_ipvs --source procfs --service tcp:10.0.0.1:80 -w 3: -c 2: --sorry 10.0.0.250:80
   check_ipvs --service fwm:7 --warning-available-percent 50: --warning-weight-zero 0
-  check_ipvs --source procfs --keepalived /etc/keepalived/keepalived.conf --drift-state ok
+  check_ipvs --source procfs --keepalived-config /etc/keepalived/keepalived.conf --drift-state ok
 
 nrpe.cfg (nrpe runs checks as user nagios, without CAP_NET_ADMIN: read procfs):
   command[check_ipvs]=/usr/bin/check_ipvs --source procfs
@@ -574,7 +574,7 @@ def make_parser() -> PluginParser:
                              "[default: %(default)s].")
     keepalived = parser.add_argument_group(
         "keepalived.conf (its sorry servers, and drift from it)")
-    keepalived.add_argument("--keepalived", metavar="FILE",
+    keepalived.add_argument("--keepalived-config", metavar="FILE",
                             help="keepalived's configuration file [default: lvsmon.toml's "
                                  "[keepalived] config, when --config exists and sets it].")
     keepalived.add_argument("--keepalived-id", metavar="NAME",
