@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from lvsmon.model.codec import from_json
 from lvsmon.model.daemon import DaemonState
@@ -129,10 +130,14 @@ def check_ipvs(topo, *args: str):
     return run_plugin(topo.director.exec_argv(argv), timeout=120)
 
 
-def scrape(topo) -> str:
+def scrape(topo, name: str) -> dict[tuple, float]:
+    """The exporter's samples of `name`: {sorted (label, value) pairs: value}."""
     fetch = ("import sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
              "sys.argv[1], timeout=20).read().decode())")
-    return topo.director.run([sys.executable, "-c", fetch, f"http://{EXPORTER}/metrics"]).stdout
+    text = topo.director.run([sys.executable, "-c", fetch, f"http://{EXPORTER}/metrics"]).stdout
+    return {tuple(sorted(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples
+            if sample.name == name}
 
 
 def stop_server(topo, host: str) -> None:
@@ -197,9 +202,8 @@ def test_keepalived_drift_absent_sorry_and_weight(setup):
             f"{SERVICE}: 0 of 2 real servers available (only the sorry server {RS3} has "
             f"weight: quorum lost, down: {RS1} (absent), {RS2} (absent))"), run.stdout
     assert check_ipvs(topo, "--no-keepalived").code == 0  # unnamed, rs3 looks like any server
-    metrics = scrape(topo)
-    assert (f'lvsmon_keepalived_sorry_server_active{{service="{SERVICE}",'
-            f'sorry_server="{RS3}"}} 1.0') in metrics, metrics
+    sorry_gauge = scrape(topo, "lvsmon_keepalived_sorry_server_active")
+    assert sorry_gauge == {(("service", SERVICE), ("sorry_server", RS3)): 1}, sorry_gauge
 
     # 4. Both back: as configured again.
     start_server(topo, "rs1")
@@ -215,6 +219,7 @@ def test_keepalived_drift_absent_sorry_and_weight(setup):
     run = check_ipvs(topo, *keepalived)
     assert run.code == 1 and run.output.summary.startswith(
         f"{RS1} of {SERVICE}: weight 7, configured 3"), run.stdout
-    metrics = scrape(topo)
-    assert (f'lvsmon_keepalived_drift{{service="{SERVICE}",real_server="{RS1}",'
-            'kind="weight_changed"} 1.0') in metrics, metrics
+    drift = scrape(topo, "lvsmon_keepalived_drift")
+    assert drift == {(("kind", "weight_changed"), ("real_server", RS1), ("service", SERVICE)): 1}
+    assert scrape(topo, "lvsmon_keepalived_sorry_server_active") == {
+        (("service", SERVICE), ("sorry_server", RS3)): 0}
