@@ -8,9 +8,10 @@ A value a source cannot know (procfs has no per-service counters) is left out, n
 Label spellings: ``service`` as `lvsmon drain` writes it (tcp:10.0.0.1:80, fwm:7,
 tcp:[2001:db8::1]:443), ``real_server`` as ipvsadm writes it (10.0.1.2:80,
 [2001:db8::2]:80), ``family`` inet / inet6, VRRP states in lower case,
-``keepalived_instance`` a vrrp_instance name of this node's keepalived.conf: on every series
-of a VRID heard (views and routers) that one of its instances configures, empty (which
-Prometheus treats as absent) where none does or no keepalived.conf is read.
+``keepalived_instance`` a vrrp_instance name of this node's keepalived.conf. The VRRP series
+of a VRID heard and of its routers get the name by a join with lvsmon_vrrp_view_info (on
+interface, family, vrid) rather than a label of their own: renaming an instance in the file
+then starts no new series.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ IPVS_COUNTERS = (
     ("bytes_in", "incoming_bytes", "Bytes received"),
     ("bytes_out", "outgoing_bytes", "Bytes sent"),
 )
-VIEW_LABELS = ["interface", "family", "vrid", "keepalived_instance"]
+VIEW_LABELS = ["interface", "family", "vrid"]
 ROUTER_LABELS = [*VIEW_LABELS, "router"]
 # Not "instance": Prometheus sets that label on every target (it would become
 # "exported_instance"); keepalived exporters say "iname", lvsmon says what it is.
@@ -208,7 +209,7 @@ def observer_families(snapshot: ObserverSnapshot) -> Iterator[Metric]:
     info = InfoMetricFamily("lvsmon_vrrp_router", "What the router's last advert says.",
                             labels=ROUTER_LABELS)
     for view in snapshot.segments:
-        key = [view.interface, view.family, str(view.vrid), view.keepalived_instance or ""]
+        key = [view.interface, view.family, str(view.vrid)]
         masters.add_metric(key, len(view.masters))
         changes.add_metric(key, view.master_changes)
         routers.add_metric(key, len(view.routers))
@@ -305,6 +306,9 @@ def keepalived_families(conf: KeepalivedConf,
     yield from (instance, priority)
     if observed is None:
         return
+    view_info = InfoMetricFamily("lvsmon_vrrp_view", "The keepalived instance a VRID heard "
+                                 "belongs to (join on interface, family, vrid).",
+                                 labels=[*VIEW_LABELS, "keepalived_instance"])
     state = GaugeMetricFamily("lvsmon_keepalived_instance_state", "1 for the state of this "
                               "node's keepalived instance as the wire shows it (master, backup, "
                               "fault), else 0; all 0 while not known yet.",
@@ -314,12 +318,13 @@ def keepalived_families(conf: KeepalivedConf,
         name = view.keepalived_instance
         if name is None:
             continue
+        view_info.add_metric([view.interface, view.family, str(view.vrid), name], {})
         if states.get(name) is None:
             states[name] = view.own_state
     for name, known in states.items():
         for own in OWN_STATES:
             state.add_metric([name, own], 1 if known == own else 0)
-    yield state
+    yield from (view_info, state)
 
 
 def drift_families(diff: KeepalivedDiff) -> Iterator[Metric]:

@@ -259,19 +259,26 @@ def keepalived_state(tmp_path) -> DaemonState:
         keepalived_diff=SourceState(True).succeeded(diff, 99.0))
 
 
-def test_views_and_routers_carry_their_keepalived_instance(tmp_path):
+def test_views_and_routers_are_named_by_a_join(tmp_path):
+    """The VRRP series keep their labels (a renamed instance starts no new series); the
+    instance name is joined on from lvsmon_vrrp_view_info, for views and routers alike."""
     got = samples(render(keepalived_state(tmp_path)))
-    view = "family=inet,interface=eth0,keepalived_instance=VI_WEB,vrid=51"
+    view = "family=inet,interface=eth0,vrid=51"
+    assert got["lvsmon_vrrp_view_info{family=inet,interface=eth0,keepalived_instance=VI_WEB,"
+               "vrid=51}"] == 1
+    assert got["lvsmon_vrrp_view_info{family=inet,interface=eth0,keepalived_instance=VI_DOWN,"
+               "vrid=53}"] == 1
+    assert not [key for key in got if key.startswith("lvsmon_vrrp_view_info{family=inet6")]
+    assert not [key for key in got if "keepalived_instance" in key
+                and key.startswith(("lvsmon_vrrp_masters", "lvsmon_vrrp_router_"))]
     assert got[f"lvsmon_vrrp_masters{{{view}}}"] == 2
+    assert got[f"lvsmon_vrrp_router_priority{{family=inet,interface=eth0,router={A},vrid=51}}"] \
+        == 150
+    # The config_* anomalies exist only where keepalived.conf configures the VRID.
     assert got[f"lvsmon_vrrp_anomaly{{anomaly=config_priority,{view}}}"] == 0
-    router = f"family=inet,interface=eth0,keepalived_instance=VI_WEB,router={A},vrid=51"
-    assert got[f"lvsmon_vrrp_router_priority{{{router}}}"] == 150
-    # Not configured: no name, and no config_* anomaly series.
-    assert got["lvsmon_vrrp_masters{family=inet6,interface=eth0,vrid=52}"] == 0
     assert "lvsmon_vrrp_anomaly{anomaly=config_priority,family=inet6,interface=eth0,vrid=52}" \
         not in got
-    assert got["lvsmon_vrrp_routers{family=inet,interface=eth0,keepalived_instance=VI_DOWN,"
-               "vrid=53}"] == 0
+    assert got["lvsmon_vrrp_routers{family=inet,interface=eth0,vrid=53}"] == 0
 
 
 def test_configured_instances_and_this_nodes_state(tmp_path):
