@@ -5,8 +5,8 @@ The topology of tests/vm/guest/topology.py with its ipvsadm table cleared: keepa
 (checker only) owns tcp:10.100.0.9:80, round robin over rs1:8080 (weight 3) and rs2:8080
 (weight 2), each with a TCP_CHECK, and rs3:8080 as its sorry server. `lvsmon run` in the
 director reads the same keepalived.conf ([keepalived] config) and the table every second.
-Each step is read three ways, which must agree: `lvsmon keepalived diff --json`, the
-daemon's state (`lvsmon status --json`), and check_ipvs (without --sorry).
+Each step is read three ways, which must agree: the daemon's state (its status socket),
+`lvsmon keepalived diff --json`, and check_ipvs (without --sorry).
 
 1. As configured: no finding; check_ipvs OK.
 2. rs1's server stopped: keepalived removes rs1; real_server_absent.
@@ -23,13 +23,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from lvsmon.model.codec import from_json
-from lvsmon.model.daemon import DaemonState
+from lvsmon.status_client import ask_state
 from tests.lab.keepalived_witness import start_keepalived
 from tests.plugin_output import run_plugin
 from tests.vm.guest.topology import PEERS, REAL_SERVERS, TCP_PORT, UDP_PORT, ServiceSpec, _rs
@@ -98,11 +98,9 @@ def cli_diff(topo, conf: Path) -> tuple[int, dict]:
     return done.returncode, json.loads(done.stdout)
 
 
-def daemon_state(sock: str) -> DaemonState:
-    done = subprocess.run([sys.executable, "-m", "lvsmon", "status", "--json", "--socket", sock],
-                          capture_output=True, text=True, timeout=30, check=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
-    return from_json(DaemonState, json.loads(done.stdout))
+def daemon_diff(sock: str):
+    """The daemon's latest comparison (over its status socket, in this process)."""
+    return ask_state(sock).keepalived_diff.snapshot
 
 
 def kinds_of(findings) -> set[tuple[str, str | None]]:
@@ -112,17 +110,17 @@ def kinds_of(findings) -> set[tuple[str, str | None]]:
 
 
 def until_found(topo, conf: Path, sock: str, wanted: set, what: str) -> tuple[dict, object]:
-    """Wait until the CLI's diff and the daemon's both find exactly `wanted`; both."""
-    def both():
-        code, document = cli_diff(topo, conf)
-        if kinds_of(document["findings"]) != wanted or code != (1 if wanted else 0):
-            return None
-        diff = daemon_state(sock).keepalived_diff.snapshot
-        if diff is None or kinds_of(diff.findings) != wanted:
-            return None
-        return document, diff
-
-    return topo.lab.wait_for(both, WAIT, what=what, interval=0.5)
+    """Wait until the daemon's diff finds exactly `wanted`, then hold the CLI's against it;
+    (the CLI's JSON, the daemon's diff). Prints how long the daemon took."""
+    started = time.monotonic()
+    diff = topo.lab.wait_for(
+        lambda: (d := daemon_diff(sock)) is not None and kinds_of(d.findings) == wanted and d,
+        WAIT, what=what, interval=0.5)
+    print(f"{what}: in the daemon's state after {time.monotonic() - started:.1f} s")
+    code, document = cli_diff(topo, conf)
+    assert kinds_of(document["findings"]) == wanted, document
+    assert code == (1 if wanted else 0)
+    return document, diff
 
 
 def check_ipvs(topo, *args: str):
