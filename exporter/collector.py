@@ -8,7 +8,10 @@ A value a source cannot know (procfs has no per-service counters) is left out, n
 Label spellings: ``service`` as `lvsmon drain` writes it (tcp:10.0.0.1:80, fwm:7,
 tcp:[2001:db8::1]:443), ``real_server`` as ipvsadm writes it (10.0.1.2:80,
 [2001:db8::2]:80), ``family`` inet / inet6, VRRP states in lower case,
-``keepalived_instance`` a vrrp_instance name of this node's keepalived.conf.
+``keepalived_instance`` a vrrp_instance name of this node's keepalived.conf. The VRRP series
+of a VRID heard and of its routers get the name by a join with lvsmon_vrrp_view_info (on
+interface, family, vrid) rather than a label of their own: renaming an instance in the file
+then starts no new series.
 """
 
 from __future__ import annotations

@@ -1,28 +1,41 @@
 """check_ipvs: do the IPVS virtual services still have real servers to send connections to?
 
 Reads the IPVS table itself, through the same code as `lvsmon ipvs` (no daemon needed), and
-judges each selected virtual service (--service, repeatable; default: every service):
+judges each selected virtual service (--service, repeatable; default: every service, and
+every service keepalived.conf configures):
 
-  CRITICAL  a selected service does not exist;
+  CRITICAL  a selected service does not exist, or one keepalived.conf configures is not in
+            the kernel;
   CRITICAL  a service has no real server with weight > 0 (the scheduler has nowhere to send
             a new connection);
-  CRITICAL  only the sorry server (--sorry) still has weight: keepalived adds its
-            sorry_server as a real server when a service loses quorum, so clients get the
-            apology page instead of the service. That is an outage that looks like a served
-            service, hence CRITICAL by default (--sorry-state warning to soften it);
+  CRITICAL  only the sorry server still has weight: keepalived adds its sorry_server as a
+            real server when a service loses quorum, so clients get the apology page
+            instead of the service. That is an outage that looks like a served service,
+            hence CRITICAL by default (--sorry-state warning to soften it);
+  WARNING   drift from keepalived.conf (--drift-state to change it): a configured real
+            server absent (its health check failed) or at weight 0 (inhibit_on_failure, or
+            drained), a weight other than the configured one, a real server or a service
+            the file does not configure;
   WARNING / CRITICAL  a threshold below is crossed;
   WARNING   no service is selected and the table is empty.
+
+keepalived.conf: --keepalived-config FILE, by default the [keepalived] config of lvsmon.toml
+(--config) when that file exists and sets it. Its sorry_server lines name the sorry servers
+(--sorry adds more), a configured real server that is absent counts as a real server not
+available, and its drift is judged. --no-keepalived reads no keepalived.conf.
 
 A sorry server never counts as an available real server. Thresholds are Nagios ranges of
 what is OK, judged per service: -w/-c on the number of available real servers (weight > 0),
 and the named ones below on the percentage available, the active connections and the
 real servers at weight 0. An unknown option, a bad range or a service that is not spelled
-as `lvsmon drain` spells it is UNKNOWN, as is a table that cannot be read.
+as `lvsmon drain` spells it is UNKNOWN, as is a table that cannot be read, or a
+keepalived.conf (or lvsmon.toml) that cannot.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -30,7 +43,15 @@ import nagiosplugin
 
 from lvsmon.errors import PermissionDenied, UsageError
 from lvsmon.ipvs import SOURCES, find_service, parse_real_server, parse_service, read_table
-from lvsmon.model import IpvsTable, ServiceKey, VirtualService
+from lvsmon.model import IpvsTable, KeepalivedConf, ServiceKey, VirtualService
+from lvsmon.model.drift import (
+    REAL_SERVER_ABSENT,
+    SERVICE_MISSING,
+    SORRY_SERVER_SERVING,
+    Finding,
+    KeepalivedDiff,
+    ServiceDrift,
+)
 from lvsmon_nagios.plugin import (
     STATE_NAMES,
     PluginParser,
@@ -42,6 +63,7 @@ from lvsmon_nagios.plugin import (
 )
 
 Endpoint = tuple[str, int]  # (address, port) of a real server
+DEFAULT_LVSMON_CONFIG = "/etc/lvsmon/lvsmon.toml"  # lvsmon.config's, without importing it
 
 
 # -- what is judged -------------------------------------------------------------------------
@@ -51,8 +73,8 @@ Endpoint = tuple[str, int]  # (address, port) of a real server
 class SorryServers:
     """The sorry servers: endpoints that are one in every service, and per service.
 
-    One input of the judgement, so that it can come from the command line (--sorry) or,
-    later, from keepalived.conf's sorry_server lines.
+    One input of the judgement: from the command line (--sorry) and keepalived.conf's
+    sorry_server lines (from_conf).
     """
 
     everywhere: frozenset[Endpoint] = frozenset()
@@ -69,6 +91,14 @@ class SorryServers:
                 by_service.setdefault(key, set()).add(endpoint)
         return cls(frozenset(everywhere),
                    tuple((key, frozenset(ends)) for key, ends in by_service.items()))
+
+    @classmethod
+    def from_conf(cls, conf: KeepalivedConf) -> tuple[tuple[ServiceKey, Endpoint], ...]:
+        """The specs of keepalived.conf's sorry servers, one per service it configures."""
+        from lvsmon.keepalived.diff import configured_services
+
+        return tuple((key, (vs.sorry.address, vs.sorry.port))
+                     for vs, key in configured_services(conf) if vs.sorry is not None)
 
     def of(self, service: VirtualService) -> frozenset[Endpoint]:
         found = set(self.everywhere)
@@ -113,13 +143,30 @@ class ServiceHealth:
     """One virtual service as the check sees it; sorry servers are counted apart."""
 
     name: str  # as `lvsmon drain` writes it
-    real_servers: int  # not counting sorry servers
+    real_servers: int  # not counting sorry servers; counting configured ones that are absent
     available: int  # real servers with weight > 0
     weight_zero: int
     sorry_with_weight: tuple[str, ...]  # endpoints of sorry servers with weight > 0
     active_connections: int
     inactive_connections: int
     service: VirtualService
+    drift: ServiceDrift | None = None  # against keepalived.conf, when it configures the service
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Its drift judged by --drift-state (the sorry server is judged as "available")."""
+        if self.drift is None:
+            return ()
+        return tuple(f for f in self.drift.findings() if f.kind != SORRY_SERVER_SERVING)
+
+    @property
+    def down(self) -> str:
+        """The configured real servers that take no new connection, for the sorry message."""
+        if self.drift is None:
+            return ""
+        down = [f"{rs.real_server} ({'absent' if rs.weight is None else 'weight 0'})"
+                for rs in self.drift.not_serving]
+        return f": quorum lost, down: {', '.join(down)}" if down else ": quorum lost"
 
     @property
     def available_percent(self) -> float:
@@ -134,20 +181,24 @@ class ServiceHealth:
 
 
 def assess(service: VirtualService, sorry: frozenset[Endpoint],
-           name: str | None = None) -> ServiceHealth:
-    """name: how the service was asked for (default: its own spelling)."""
+           name: str | None = None, drift: ServiceDrift | None = None) -> ServiceHealth:
+    """name: how the service was asked for (default: its own spelling); drift: the service
+    against keepalived.conf (its absent real servers count as not available)."""
     real = [rs for rs in service.real_servers if (rs.address, rs.port) not in sorry]
+    absent = 0 if drift is None else sum(1 for rs in drift.real_servers
+                                         if rs.kind == REAL_SERVER_ABSENT)
     sorry_weighted = tuple(rs.endpoint for rs in service.real_servers
                            if (rs.address, rs.port) in sorry and rs.weight > 0)
     return ServiceHealth(
         name=name or service_name(service),
-        real_servers=len(real),
+        real_servers=len(real) + absent,
         available=sum(rs.weight > 0 for rs in real),
         weight_zero=sum(rs.weight == 0 for rs in real),
         sorry_with_weight=sorry_weighted,
         active_connections=sum(rs.active_connections for rs in service.real_servers),
         inactive_connections=sum(rs.inactive_connections for rs in service.real_servers),
         service=service,
+        drift=drift,
     )
 
 
@@ -161,14 +212,18 @@ class IpvsServices(nagiosplugin.Resource):
     """
 
     def __init__(self, source: str = "auto", procfs_root: str = "/proc",
-                 selected: tuple[ServiceKey, ...] = (), sorry: SorryServers = SorryServers()):
+                 selected: tuple[ServiceKey, ...] = (), sorry: SorryServers = SorryServers(),
+                 keepalived: KeepalivedConf | None = None):
         self.source = source
         self.procfs_root = procfs_root
         self.selected = selected
         self.sorry = sorry
+        self.keepalived = keepalived
         self.table: IpvsTable | None = None
+        self.diff: KeepalivedDiff | None = None
         self.health: dict[str, ServiceHealth] = {}  # by service name, in table order
         self.missing: list[str] = []
+        self.unconfigured: list[str] = []  # services in the kernel keepalived.conf does not name
 
     @property
     def name(self) -> str:
@@ -176,16 +231,44 @@ class IpvsServices(nagiosplugin.Resource):
 
     def probe(self) -> Iterator[nagiosplugin.Metric]:
         self.table = self._read()
+        if self.keepalived is not None:
+            from lvsmon.keepalived.diff import compare
+
+            self.diff = compare(self.keepalived, self.table)
         for wanted, service in self._selection(self.table):
             if service is None:
                 self.missing.append(str(wanted))
                 yield nagiosplugin.Metric(perf_label(str(wanted), "missing"), str(wanted),
                                           context="missing")
                 continue
-            health = assess(service, self.sorry.of(service), self._unique(wanted, service))
+            health = assess(service, self.sorry.of(service), self._unique(wanted, service),
+                            self._drift_of(service))
             self.health[health.name] = health
             yield from self._metrics(health)
+        if self.diff is not None and not self.selected:
+            yield from self._keepalived_metrics(self.diff)
         yield nagiosplugin.Metric("services", len(self.health), min=0, context="services")
+
+    def _drift_of(self, service: VirtualService) -> ServiceDrift | None:
+        if self.diff is None:
+            return None
+        for drift in self.diff.services:
+            if drift.in_kernel and drift.service == service.name:
+                return drift
+        return None
+
+    def _keepalived_metrics(self, diff: KeepalivedDiff) -> Iterator[nagiosplugin.Metric]:
+        """What the table alone does not show: configured services it lacks, and services
+        the file does not configure."""
+        for finding in diff.findings:
+            if finding.kind == SERVICE_MISSING:
+                self.missing.append(finding.service)
+                yield nagiosplugin.Metric(perf_label(finding.service, "missing"),
+                                          finding.detail, context="missing")
+        self.unconfigured = list(diff.unconfigured_services)
+        if self.unconfigured:
+            yield nagiosplugin.Metric("unconfigured", len(self.unconfigured), min=0,
+                                      context="unconfigured")
 
     def _read(self) -> IpvsTable:
         try:
@@ -226,6 +309,9 @@ class IpvsServices(nagiosplugin.Resource):
                                   min=0, context="active")
         yield nagiosplugin.Metric(perf_label(name, "inactive"), health.inactive_connections,
                                   min=0, context="inactive")
+        if health.drift is not None:
+            yield nagiosplugin.Metric(perf_label(name, "drift"), len(health.findings), min=0,
+                                      context="drift")
 
     def about(self, metric: nagiosplugin.Metric) -> ServiceHealth:
         """The service a per-service metric is about."""
@@ -254,7 +340,8 @@ class AvailableContext(ThresholdContext):
         health = resource.about(metric)
         if health.only_sorry:
             return self.result_cls(self.sorry_state, f"only the sorry server "
-                                   f"{', '.join(health.sorry_with_weight)} has weight", metric)
+                                   f"{', '.join(health.sorry_with_weight)} has weight"
+                                   f"{health.down}", metric)
         if not health.available:
             why = "all at weight 0" if health.real_servers else "no real servers"
             return self.result_cls(nagiosplugin.Critical, why, metric)
@@ -262,13 +349,37 @@ class AvailableContext(ThresholdContext):
 
 
 class MissingContext(nagiosplugin.Context):
-    """A selected service that is not in the table: CRITICAL, named."""
+    """A selected service that is not in the table, or a configured one: CRITICAL, named."""
 
     def evaluate(self, metric, resource):
         return self.result_cls(nagiosplugin.Critical, None, metric)
 
     def describe(self, metric):
+        if " " in metric.value:  # keepalived's: the finding's own words
+            return metric.value
         return f"{metric.value}: no such virtual service"
+
+
+class DriftContext(nagiosplugin.Context):
+    """A service's drift from keepalived.conf: --drift-state (WARNING by default)."""
+
+    def __init__(self, name: str, state: nagiosplugin.state.ServiceState):
+        super().__init__(name)
+        self.state = state
+
+    def evaluate(self, metric, resource):
+        if not metric.value:
+            return self.result_cls(nagiosplugin.Ok, None, metric)
+        if self.name == "unconfigured":
+            hint = ", ".join(resource.unconfigured)
+            return self.result_cls(self.state, f"{_plural(metric.value, 'service')} not in "
+                                               f"keepalived.conf: {hint}", metric)
+        health = _about(metric)
+        return self.result_cls(self.state, "; ".join(f.detail for f in health.findings),
+                               metric)
+
+    def performance(self, metric, resource):
+        return nagiosplugin.Performance(metric.name, metric.value, min=0)
 
 
 class ServicesContext(nagiosplugin.ScalarContext):
@@ -311,7 +422,11 @@ class IpvsSummary(WorstFirstSummary):
             lines.append(_service_line(health))
             if self.verbose_level >= 2:
                 lines.extend(_real_server_lines(health, resource.sorry.of(health.service)))
+                lines.extend(f"  drift: {finding.detail}" for finding in health.findings)
         lines.extend(f"missing: {name}" for name in resource.missing)
+        if resource.diff is not None:
+            lines.append(f"keepalived.conf: {resource.diff.config_source}")
+            lines.extend(f"not in keepalived.conf: {name}" for name in resource.unconfigured)
         if resource.table is not None:
             lines.append(f"read via {resource.table.source}")
             lines.extend(f"note: {warning}" for warning in resource.table.warnings)
@@ -346,9 +461,14 @@ def _real_server_lines(health: ServiceHealth, sorry: frozenset[Endpoint]) -> lis
 
 def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
     selected = tuple(dict.fromkeys(args.service))  # in order, once each
-    sorry = SorryServers.from_specs(args.sorry)
+    conf = keepalived_conf(args)
+    specs = list(args.sorry)
+    if conf is not None:
+        specs += SorryServers.from_conf(conf)
+    sorry = SorryServers.from_specs(specs)
+    drift_state = STATE_NAMES[args.drift_state]
     return nagiosplugin.Check(
-        IpvsServices(args.source, args.procfs_root, selected, sorry),
+        IpvsServices(args.source, args.procfs_root, selected, sorry, conf),
         AvailableContext(args.warning_available, args.critical_available,
                          STATE_NAMES[args.sorry_state]),
         ThresholdContext("available_percent", args.warning_available_percent,
@@ -365,9 +485,32 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
                          describe=lambda m: f"{_about(m).name}: "
                                             f"{_plural(m.value, 'inactive connection')}"),
         MissingContext("missing"),
+        DriftContext("drift", drift_state),
+        DriftContext("unconfigured", drift_state),
         ServicesContext(explicit_selection=bool(selected)),
         IpvsSummary(args.verbose),
     )
+
+
+def keepalived_conf(args: argparse.Namespace) -> KeepalivedConf | None:
+    """keepalived.conf as --keepalived-config names it, or as lvsmon.toml's [keepalived] does.
+
+    Imported only when there is one to read: a check run pays for what it uses."""
+    if args.no_keepalived:
+        return None
+    path, config_id = args.keepalived_config, args.keepalived_id
+    if path is None:
+        if not os.path.exists(args.config):
+            return None
+        from lvsmon import config as config_module
+
+        settings = config_module.load(args.config).keepalived
+        if settings.config is None:
+            return None
+        path, config_id = settings.config, config_id or settings.id
+    from lvsmon.keepalived import read_config
+
+    return read_config(path, config_id)
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -396,7 +539,9 @@ Performance data, per service (labels are quoted, e.g. 'tcp:10.0.0.1:80 availabl
   SERVICE weight_zero        real servers at weight 0 (drained, or failed with inhibit)
   SERVICE active             active connections (ActiveConn), sorry servers included
   SERVICE inactive           inactive connections (InActConn)
-and services, the number of services judged.
+  SERVICE drift              its differences from keepalived.conf (with one that configures it)
+and services, the number of services judged; unconfigured, the services in the kernel that
+keepalived.conf does not configure (with one, when there are any).
 
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
@@ -404,6 +549,7 @@ Examples:
   check_ipvs --source procfs
   check_ipvs --source procfs --service tcp:10.0.0.1:80 -w 3: -c 2: --sorry 10.0.0.250:80
   check_ipvs --service fwm:7 --warning-available-percent 50: --warning-weight-zero 0
+  check_ipvs --source procfs --keepalived-config /etc/keepalived/keepalived.conf --drift-state ok
 
 nrpe.cfg (nrpe runs checks as user nagios, without CAP_NET_ADMIN: read procfs):
   command[check_ipvs]=/usr/bin/check_ipvs --source procfs
@@ -426,6 +572,25 @@ def make_parser() -> PluginParser:
     select.add_argument("--sorry-state", choices=("warning", "critical"), default="critical",
                         help="The state when only a sorry server still has weight "
                              "[default: %(default)s].")
+    keepalived = parser.add_argument_group(
+        "keepalived.conf (its sorry servers, and drift from it)")
+    keepalived.add_argument("--keepalived-config", metavar="FILE",
+                            help="keepalived's configuration file [default: lvsmon.toml's "
+                                 "[keepalived] config, when --config exists and sets it].")
+    keepalived.add_argument("--keepalived-id", metavar="NAME",
+                            help="Its config id for @NAME lines, as keepalived's -i [default: "
+                                 "lvsmon.toml's [keepalived] id, else the host name up to its "
+                                 "first dot].")
+    keepalived.add_argument("--no-keepalived", action="store_true",
+                            help="Read no keepalived.conf.")
+    keepalived.add_argument("--config", default=DEFAULT_LVSMON_CONFIG, metavar="FILE",
+                            help="lvsmon.toml, read for its [keepalived] section only "
+                                 "[default: %(default)s].")
+    keepalived.add_argument("--drift-state", choices=("ok", "warning", "critical"),
+                            default="warning",
+                            help="The state of a difference from keepalived.conf other than a "
+                                 "missing service (CRITICAL) or a sorry server serving "
+                                 "(--sorry-state) [default: %(default)s].")
     select.add_argument("--source", choices=SOURCES, default="auto",
                         help="Read IPVS over netlink (needs CAP_NET_ADMIN), from procfs "
                              "(/proc/net/ip_vs, needs no privilege), or auto: netlink, or "

@@ -17,6 +17,11 @@ by the anomalies the observer reports, never by a raw count of one moment:
   WARNING   interval, auth, VIP-set or version mismatch, VRID collision, duplicate address
             owner, adverts with a TTL / hop limit other than 255 or a checksum matching no
             known form: misconfigurations that break the next failover, not the service now;
+  WARNING   configured versus heard (the daemon reads this node's keepalived.conf,
+            [keepalived] config): a router's VIPs, advert interval or version, or this
+            node's own priority, differ from the file;
+  WARNING   this node's keepalived instance is in fault as the wire shows it (it gave up
+            mastership and nobody took over, or nobody advertises the VRID at all);
   WARNING   --expect-master: another router is master (e.g. after a failover with
             nopreempt: the service runs, on the node you did not plan for);
   WARNING   --instance: the participant instance is in FAULT, or not in --expect-state;
@@ -48,6 +53,10 @@ from lvsmon.model.vrrp import (
     BACKUP,
     BAD_CHECKSUM,
     BAD_TTL,
+    CONFIG_INTERVAL,
+    CONFIG_PRIORITY,
+    CONFIG_VERSION,
+    CONFIG_VIPS,
     DUPLICATE_OWNER,
     FAULT,
     FLAPPING,
@@ -56,6 +65,9 @@ from lvsmon.model.vrrp import (
     INTERVAL_MISMATCH,
     MASTER,
     NO_MASTER,
+    OWN_BACKUP,
+    OWN_FAULT,
+    OWN_MASTER,
     SPLIT_BRAIN,
     VERSION_MISMATCH,
     VIP_MISMATCH,
@@ -92,6 +104,10 @@ ANOMALY_STATES = {
     DUPLICATE_OWNER: (nagiosplugin.Warn, "duplicate address owner"),
     BAD_TTL: (nagiosplugin.Warn, "bad TTL"),
     BAD_CHECKSUM: (nagiosplugin.Warn, "bad checksum"),
+    CONFIG_PRIORITY: (nagiosplugin.Warn, "priority not as in keepalived.conf"),
+    CONFIG_VIPS: (nagiosplugin.Warn, "VIPs not as in keepalived.conf"),
+    CONFIG_INTERVAL: (nagiosplugin.Warn, "advert interval not as in keepalived.conf"),
+    CONFIG_VERSION: (nagiosplugin.Warn, "VRRP version not as in keepalived.conf"),
     # A master said goodbye (priority 0) and a backup takes over within its skew time; if
     # none does, no_master follows. Shown, never judged.
     GRACEFUL_RELEASE: (nagiosplugin.Ok, "graceful release"),
@@ -101,6 +117,7 @@ OTHER_ANOMALY = "other_anomaly"  # a name a newer daemon reports that this check
 # An instance's state as a number: keepalived's own encoding (vrrpInstanceState of
 # KEEPALIVED-MIB: init 0, backup 1, master 2, fault 3), so graphs of both agree.
 STATE_NUMBERS = {INITIALIZE: 0, BACKUP: 1, MASTER: 2, FAULT: 3}
+OWN_STATE_NUMBERS = {OWN_BACKUP: 1, OWN_MASTER: 2, OWN_FAULT: 3}  # the same numbers
 EXPECTABLE_STATES = {"master": MASTER, "backup": BACKUP}
 
 # lvsmon.vrrp.segment logs each new master as "<address> is master (priority N)"; the
@@ -136,8 +153,14 @@ class Selection:
 
 
 def segment_name(view: SegmentView) -> str:
-    """How the output names a segment, e.g. "eth0 inet VRID 51"."""
+    """How the performance data name a segment, e.g. "eth0 inet VRID 51"."""
     return f"{view.interface} {view.family} VRID {view.vrid}"
+
+
+def segment_title(view: SegmentView) -> str:
+    """How the text names it: with its keepalived instance, e.g. "eth0 inet VRID 51 (VI_1)"."""
+    name = view.keepalived_instance
+    return segment_name(view) + (f" ({name})" if name else "")
 
 
 def master_changes_since(view: SegmentView, since: float) -> int:
@@ -162,6 +185,10 @@ class SegmentHealth:
     view: SegmentView
     recent_master_changes: int
     last_advert_age: float  # seconds before the snapshot was taken
+
+    @property
+    def title(self) -> str:
+        return segment_title(self.view)
 
     @classmethod
     def of(cls, view: SegmentView, flap_window: float) -> SegmentHealth:
@@ -266,6 +293,10 @@ class VrrpDaemon(nagiosplugin.Resource):
         if self.expect_master is not None:
             yield nagiosplugin.Metric(perf_label(name, "master"), view.master,
                                       context="expect_master")
+        if view.own_state is not None:
+            yield nagiosplugin.Metric(perf_label(name, "own_state"),
+                                      OWN_STATE_NUMBERS[view.own_state], min=1, max=3,
+                                      context="own_state")
 
     def _instance_metrics(self, instance: InstanceSnapshot) -> Iterator[nagiosplugin.Metric]:
         label = f"instance {instance.name}"
@@ -320,7 +351,7 @@ class AnomalyContext(nagiosplugin.Context):
         lasting = _duration(health.view.taken_at - started)
         details = "; ".join(anomaly.detail for anomaly in anomalies if anomaly.detail)
         words = self.words if self.name != OTHER_ANOMALY else anomalies[0].name
-        return self.result_cls(self.state, f"{health.name}: {words} for {lasting}"
+        return self.result_cls(self.state, f"{health.title}: {words} for {lasting}"
                                            + (f" ({details})" if details else ""), metric)
 
 
@@ -365,7 +396,7 @@ class ExpectedMasterContext(nagiosplugin.Context):
         if master is None or same_address(master, self.expected):
             return self.result_cls(nagiosplugin.Ok, None, metric)
         return self.result_cls(nagiosplugin.Warn,
-                               f"{_about(metric).name}: master is {master}, not "
+                               f"{_about(metric).title}: master is {master}, not "
                                f"{self.expected} as expected", metric)
 
 
@@ -394,6 +425,26 @@ class InstanceStateContext(nagiosplugin.Context):
 
     def performance(self, metric, resource):
         return nagiosplugin.Performance(metric.name, metric.value, min=0, max=3)
+
+
+class OwnStateContext(nagiosplugin.Context):
+    """This node's keepalived instance in fault (as the wire shows it): WARNING. Nobody
+    serving the VIPs is judged by no_master; this says whose keepalived to look at."""
+
+    def evaluate(self, metric, resource):
+        health = _about(metric)
+        if health.view.own_state == OWN_FAULT:
+            return self.result_cls(nagiosplugin.Warn, f"{health.title}: this node's keepalived "
+                                   "instance is in fault (it gave up mastership and nobody took "
+                                   "over, or nobody advertises)", metric)
+        return self.result_cls(nagiosplugin.Ok, None, metric)
+
+    def performance(self, metric, resource):
+        return nagiosplugin.Performance(metric.name, metric.value, min=1, max=3)
+
+
+def _own(view: SegmentView) -> str:
+    return f", this node {view.own_state}" if view.own_state is not None else ""
 
 
 def _tracks_failing(instance: InstanceSnapshot) -> str:
@@ -439,13 +490,15 @@ class VrrpSummary(WorstFirstSummary):
 
 def _segment_short(health: SegmentHealth) -> str:
     view = health.view
+    if not view.routers:
+        return f"{health.title}: nothing heard yet (configured in keepalived.conf){_own(view)}"
     if view.master is None:
-        return (f"{health.name}: nobody advertising for {_duration(health.last_advert_age)}, "
+        return (f"{health.title}: nobody advertising for {_duration(health.last_advert_age)}, "
                 f"within the takeover time")
     router = view.router(view.master)
     priority = f" (priority {router.priority})" if router is not None else ""
-    return (f"{health.name}: master {view.master}{priority}, "
-            f"{_plural(len(view.routers), 'router')} heard")
+    return (f"{health.title}: master {view.master}{priority}, "
+            f"{_plural(len(view.routers), 'router')} heard{_own(view)}")
 
 
 def _segment_line(health: SegmentHealth, flap_window: float) -> str:
@@ -453,11 +506,11 @@ def _segment_line(health: SegmentHealth, flap_window: float) -> str:
     since = f" since {_clock(view.master_since)}" if view.master_since else ""
     master = f"master {view.master}{since}" if view.master else "no router advertising"
     anomalies = ", ".join(view.anomaly_names) or "none"
-    return (f"{health.name}: {master}; {_plural(len(view.routers), 'router')} heard, "
+    return (f"{health.title}: {master}; {_plural(len(view.routers), 'router')} heard, "
             f"{len(view.masters)} advertising; "
             f"{_plural(view.master_changes, 'master change')} "
             f"({health.recent_master_changes} in the last {flap_window:g} s); last advert "
-            f"{health.last_advert_age:.1f} s ago; anomalies: {anomalies}")
+            f"{health.last_advert_age:.1f} s ago; anomalies: {anomalies}{_own(view)}")
 
 
 def _router_lines(health: SegmentHealth) -> list[str]:
@@ -527,12 +580,13 @@ def make_check(args: argparse.Namespace) -> nagiosplugin.Check:
         nagiosplugin.ScalarContext("routers"),
         nagiosplugin.ScalarContext("master_changes"),
         ThresholdContext("recent_master_changes", args.flap_warning, args.flap_critical,
-                         describe=lambda m: f"{_about(m).name}: "
+                         describe=lambda m: f"{_about(m).title}: "
                                             f"{_plural(m.value, 'master change')} in the last "
                                             f"{args.flap_window:g} s"),
         nagiosplugin.ScalarContext("last_advert"),
         ExpectedMasterContext(args.expect_master or ""),
         InstanceStateContext(EXPECTABLE_STATES.get(args.expect_state)),
+        OwnStateContext("own_state"),
         nagiosplugin.ScalarContext("instance_priority"),
         VrrpSummary(args.verbose, args.flap_window),
     )
@@ -601,6 +655,9 @@ Performance data, per segment (labels are quoted, e.g. 'eth0 inet VRID 51 master
   SEGMENT recent_master_changes  master changes within --flap-window (with the
                                  --flap-warning / --flap-critical ranges)
   SEGMENT last_advert            seconds since the last advert of any router (s)
+  SEGMENT own_state              this node's keepalived instance, where the daemon reads
+                                 keepalived.conf: 1 backup, 2 master, 3 fault (as the wire
+                                 shows it; absent while not known yet)
 per participant instance (--instance NAME):
   instance NAME state            0 INITIALIZE, 1 BACKUP, 2 MASTER, 3 FAULT (keepalived's
                                  encoding in KEEPALIVED-MIB vrrpInstanceState)

@@ -53,7 +53,9 @@ def run(config_path, verbose):
 
     Hosts, in one event loop: the VRRP observer ([observer]), the VRRP
     participant (only when [[vrrp.instance]] tables exist), a periodic IPVS
-    table read ([ipvs], in a worker thread) and the status socket ([daemon]
+    table read ([ipvs], in a worker thread), keepalived.conf ([keepalived]
+    config: instance names, configured versus heard, this node's instance
+    states, drift of the IPVS table) and the status socket ([daemon]
     status_socket) that `lvsmon status`, `lvsmon vrrp status --daemon` and
     the Nagios checks ask. A source that fails (no IPVS in this kernel, no
     permission) is reported in the status with its reason and retried.
@@ -84,14 +86,16 @@ def run(config_path, verbose):
 @TIMEOUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's whole state as JSON.")
 def status(socket_path, timeout, as_json):
-    """Show what the running daemon knows: VRRP, participant, IPVS, frontends.
+    """Show what the running daemon knows: VRRP, participant, IPVS, keepalived, frontends.
 
     Asks the daemon over its status socket and prints its uptime, each VRRP
-    segment heard (master, routers, active anomalies), each participant
-    instance (state, priority, master) and the IPVS service count, or why
-    the IPVS table is unavailable; then a line per frontend: where the
-    exporter listens, the AgentX session with snmpd and the subtrees lvsmon
-    serves or leaves to another subagent. Exits 3 when no daemon answers.
+    segment heard (master, routers, active anomalies; with [keepalived]
+    config, its keepalived instance and this node's state), each participant
+    instance (state, priority, master), the IPVS service count, or why the
+    IPVS table is unavailable, keepalived.conf with its drift from the IPVS
+    table; then a line per frontend: where the exporter listens, the AgentX
+    session with snmpd and the subtrees lvsmon serves or leaves to another
+    subagent. Exits 3 when no daemon answers.
     """
     state = ask_state(socket_path, timeout)
     if as_json:

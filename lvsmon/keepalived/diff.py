@@ -29,7 +29,7 @@ MAX_SERVICES_PER_MEMBER = 4096
 def compare(conf: KeepalivedConf, table: IpvsTable) -> KeepalivedDiff:
     warnings: list[str] = []
     services = []
-    for vs, key in _configured_services(conf, warnings):
+    for vs, key in configured_services(conf, warnings):
         kernel = find_service(table, key)
         services.append(_service(vs, key, kernel))
     unconfigured = tuple(svc.name for svc in table.services
@@ -39,9 +39,11 @@ def compare(conf: KeepalivedConf, table: IpvsTable) -> KeepalivedDiff:
                           warnings=tuple(warnings))
 
 
-def _configured_services(conf: KeepalivedConf, warnings: list[str]
-                         ) -> Iterator[tuple[ConfiguredVirtualServer, ServiceKey]]:
-    """Each (virtual_server block, IPVS service it makes), in the file's order."""
+def configured_services(conf: KeepalivedConf, warnings: list[str] | None = None
+                        ) -> Iterator[tuple[ConfiguredVirtualServer, ServiceKey]]:
+    """Each (virtual_server block, IPVS service it makes), in the file's order; a group
+    member's range too long to compare whole is cut short, with a line in `warnings`."""
+    warnings = [] if warnings is None else warnings
     for vs in conf.virtual_servers:
         if vs.key is not None:
             yield vs, vs.key

@@ -290,9 +290,9 @@ def _read_lines(path: str, where: Where | None) -> list[str]:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         what = "include " + path if where is not None else path
-        hint = "check the path and its permissions" if where else "name the file with --config"
+        # No option named: `lvsmon keepalived`, the daemon and check_ipvs each take it otherwise.
         raise _error(where or Where(path, None), f"cannot read {what}: {exc.strerror}",
-                     hint) from None  # fmt: skip
+                     "check the path and its permissions") from None  # fmt: skip
     if len(data) > MAX_FILE_BYTES:
         raise _error(where or Where(path, None), f"{path} is larger than {MAX_FILE_BYTES} bytes",
                      "is this really a keepalived configuration?")  # fmt: skip

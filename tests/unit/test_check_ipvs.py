@@ -362,3 +362,133 @@ def test_sorry_servers_apply_everywhere_or_to_their_service():
                                      sorry_spec(f"{WEB}=10.0.9.8:80")])
     assert sorry.of(web) == {("10.0.9.9", 80), ("10.0.9.8", 80)}
     assert sorry.of(mark) == {("10.0.9.9", 80), ("2001:db8::9", 80)}
+
+
+# -- keepalived.conf: its sorry servers, and drift from it -------------------------------------
+
+KEEPALIVED_CONF = """\
+global_defs {
+  router_id lb1
+}
+virtual_server 10.0.0.1 80 {
+  lb_algo wlc
+  lb_kind NAT
+  protocol TCP
+  sorry_server 10.0.9.9 80
+  real_server 10.0.1.1 80 {
+    weight 3
+    TCP_CHECK {
+      connect_timeout 3
+    }
+  }
+  real_server 10.0.1.2 80 {
+    weight 2
+    TCP_CHECK {
+      connect_timeout 3
+    }
+  }
+}
+"""
+CONFIGURED = {WEB: [("10.0.1.1", 80, 3, 4, 10), ("10.0.1.2", 80, 2, 1, 5)]}
+
+
+@pytest.fixture
+def keepalived_conf(tmp_path) -> Path:
+    path = tmp_path / "keepalived.conf"
+    path.write_text(KEEPALIVED_CONF)
+    return path
+
+
+def test_a_table_as_keepalived_conf_configures_it_is_ok(tmp_path, keepalived_conf):
+    run = check(procfs(tmp_path, CONFIGURED), "--keepalived-config", str(keepalived_conf), "-v")
+    assert run.code == OK, run.stdout
+    assert values(run)[f"{WEB} drift"] == 0 and "unconfigured" not in values(run)
+    assert f"keepalived.conf: {keepalived_conf}" in run.output.long_text
+
+
+def test_keepalived_conf_names_the_sorry_server_without_sorry(tmp_path, keepalived_conf):
+    root = procfs(tmp_path, {WEB: [("10.0.9.9", 80, 1, 2, 0)]})
+    assert check(root, "--no-keepalived").code == OK  # a real server like any other
+    run = check(root, "--keepalived-config", str(keepalived_conf))
+    assert run.code == CRITICAL, run.stdout
+    assert run.output.summary.startswith(
+        f"{WEB}: 0 of 2 real servers available (only the sorry server 10.0.9.9:80 has weight: "
+        "quorum lost, down: 10.0.1.1:80 (absent), 10.0.1.2:80 (absent))")
+    assert values(run)[f"{WEB} available"] == 0 and values(run)[f"{WEB} drift"] == 2
+    soft = check(root, "--keepalived-config", str(keepalived_conf), "--sorry-state", "warning")
+    assert soft.code == WARNING
+
+
+def test_an_absent_real_server_counts_as_not_available_and_warns(tmp_path, keepalived_conf):
+    root = procfs(tmp_path, {WEB: [("10.0.1.1", 80, 3, 4, 10)]})
+    run = check(root, "--keepalived-config", str(keepalived_conf))
+    assert run.code == WARNING, run.stdout
+    assert run.output.summary == (f"10.0.1.2:80 of {WEB}: configured weight 2, not in the "
+                                  "kernel (keepalived removes a real server whose check fails)")
+    assert values(run)[f"{WEB} available"] == 1 and values(run)[f"{WEB} available_percent"] == 50
+    # A threshold on the available ones sees the absent one as missing.
+    assert check(root, "--keepalived-config", str(keepalived_conf), "-c", "2:").code == CRITICAL
+    assert check(root, "--keepalived-config", str(keepalived_conf),
+                 "--drift-state", "ok").code == OK
+
+
+def test_weight_drift_and_unconfigured_services_warn(tmp_path, keepalived_conf):
+    table = {WEB: [("10.0.1.1", 80, 5, 4, 10), ("10.0.1.2", 80, 2, 1, 5),
+                   ("10.0.1.7", 80, 1, 0, 0)],
+             DNS: [("10.0.1.1", 53, 1, 0, 7)]}
+    run = check(procfs(tmp_path, table), "--keepalived-config", str(keepalived_conf), "-vv")
+    assert run.code == WARNING, run.stdout
+    assert run.output.summary == (
+        f"10.0.1.1:80 of {WEB}: weight 5, configured 3 (changed by hand, or a dynamic weight); "
+        f"10.0.1.7:80 of {WEB}: in the kernel (weight 1), not in keepalived.conf; "
+        f"1 service not in keepalived.conf: {DNS}")
+    assert values(run)[f"{WEB} drift"] == 2 and values(run)["unconfigured"] == 1
+    assert f"not in keepalived.conf: {DNS}" in run.output.long_text
+    assert check(procfs(tmp_path, table), "--keepalived-config", str(keepalived_conf),
+                 "--drift-state", "critical").code == CRITICAL
+
+
+def test_a_configured_service_missing_from_the_kernel_is_critical(tmp_path, keepalived_conf):
+    run = check(procfs(tmp_path, {}), "--keepalived-config", str(keepalived_conf))
+    assert run.code == CRITICAL, run.stdout
+    assert run.output.summary.startswith(
+        f"{WEB}: configured ({keepalived_conf}:4) but not in the kernel")
+    # Named services are judged alone: the file adds none.
+    run = check(procfs(tmp_path, HEALTHY), "--keepalived-config", str(keepalived_conf),
+                "--service", DNS)
+    assert run.code == OK, run.stdout
+
+
+def test_keepalived_conf_from_lvsmon_toml(tmp_path, keepalived_conf):
+    root = procfs(tmp_path, {WEB: [("10.0.9.9", 80, 1, 2, 0)]})
+    toml = tmp_path / "lvsmon.toml"
+    toml.write_text(f'[keepalived]\nconfig = "{keepalived_conf}"\n')
+    run = check(root, "--config", str(toml))
+    assert run.code == CRITICAL and "only the sorry server 10.0.9.9:80" in run.stdout
+    assert check(root, "--config", str(toml), "--no-keepalived").code == OK
+    # lvsmon.toml without [keepalived] config, or none at all: no keepalived.conf is read.
+    toml.write_text("[ipvs]\n")
+    assert check(root, "--config", str(toml)).code == OK
+    assert check(root, "--config", str(tmp_path / "absent.toml")).code == OK
+    # --keepalived-config wins over lvsmon.toml.
+    toml.write_text(f'[keepalived]\nconfig = "{tmp_path / "absent.conf"}"\n')
+    assert check(root, "--config", str(toml),
+                 "--keepalived-config", str(keepalived_conf)).code == CRITICAL
+
+
+def test_a_keepalived_conf_that_cannot_be_read_is_unknown(tmp_path, keepalived_conf):
+    root = procfs(tmp_path, CONFIGURED)
+    one_line_unknown(check(root, "--keepalived-config", str(tmp_path / "absent.conf")),
+                     str(tmp_path / "absent.conf"))
+    keepalived_conf.write_text(KEEPALIVED_CONF + "virtual_server 10.0.0.2 80 {\n")
+    one_line_unknown(check(root, "--keepalived-config", str(keepalived_conf)), str(keepalived_conf))
+    toml = tmp_path / "lvsmon.toml"
+    toml.write_text("[keepalived]\nconfig = 7\n")
+    one_line_unknown(check(root, "--config", str(toml)), str(toml))
+
+
+def test_sorry_servers_from_keepalived_conf(keepalived_conf):
+    from lvsmon.keepalived import read_config
+
+    specs = SorryServers.from_conf(read_config(str(keepalived_conf), "lb1"))
+    assert specs == ((ServiceKey("tcp", "inet", "10.0.0.1", 80), ("10.0.9.9", 80)),)

@@ -565,3 +565,71 @@ def test_instance_whose_segment_is_not_heard_warns(served, capsys):
     code, out = check(served, daemon, "--instance", "web71", capsys=capsys)
     assert (code, out.summary) == (1, "no VRID heard matches instance web71's segment eth0 "
                                       "inet VRID 71 (heard: eth0 inet VRID 51)")
+
+
+# -- configured versus heard (the daemon reads this node's keepalived.conf) ------------------
+
+
+def configured(priority=150, vips=("10.0.0.100",), own=A, heard_priority=150, **advert):
+    """This node (address `own`) configured as VI_1 at `priority`; it advertises at
+    `heard_priority` since T0 + 11.5 after b, as in healthy()."""
+    from lvsmon.model.vrrp import VrrpExpectation
+
+    expectation = VrrpExpectation(instance="VI_1", interface="eth0", family="inet", vrid=51,
+                                  priority=priority, advert_interval_centiseconds=100,
+                                  version=3, vips=vips, own_addresses=(own,))
+
+    def feed(segment):
+        segment.expect(expectation, T0)
+        send(segment, B, 100, steps(T0, T0 + 10), vrid=51)
+        send(segment, A, heard_priority, steps(T0 + 11.5, END - 0.5), vrid=51, **advert)
+    return feed
+
+
+def test_a_configured_segment_is_named_and_shows_this_nodes_state(served, capsys):
+    code, out = check(served, state(view(configured())), "-v", capsys=capsys)
+    assert code == 0, out.status_line
+    assert out.status_line == ("VRRP OK - eth0 inet VRID 51 (VI_1): master 10.0.0.1 (priority "
+                               "150), 2 routers heard, this node master")
+    assert out.perfdata["eth0 inet VRID 51 own_state"].value == 2
+    # The peer is master: this node is backup.
+    code, out = check(served, state(view(configured(own=B))), capsys=capsys)
+    assert code == 0 and out.status_line.endswith("this node backup")
+    assert out.perfdata["eth0 inet VRID 51 own_state"].value == 1
+
+
+@pytest.mark.parametrize("feed, words, detail", [
+    (configured(heard_priority=120), "priority not as in keepalived.conf",
+     "configured 150, heard 120 from 10.0.0.1"),
+    (configured(vips=("10.0.0.100", "10.0.0.101")), "VIPs not as in keepalived.conf",
+     "from 10.0.0.1"),
+    (configured(interval_cs=200), "advert interval not as in keepalived.conf",
+     "configured 1 s, heard 2 s from 10.0.0.1"),
+    (configured(version=2), "VRRP version not as in keepalived.conf",
+     "configured VRRPv3, heard VRRPv2 from 10.0.0.1"),
+], ids=["priority", "vips", "interval", "version"])
+def test_configured_versus_heard_warns_with_the_instance_name(served, capsys, feed, words,
+                                                               detail):
+    code, out = check(served, state(view(feed)), capsys=capsys)
+    assert code == 1, out.status_line
+    assert out.summary.startswith(f"eth0 inet VRID 51 (VI_1): {words} for "), out.summary
+    assert detail in out.summary
+
+
+def test_a_peers_priority_is_not_this_files(served, capsys):
+    """Only this node's own router is held to the file's priority."""
+    code, out = check(served, state(view(configured(own=B, heard_priority=120))), capsys=capsys)
+    assert code == 0, out.status_line
+
+
+def test_this_nodes_instance_in_fault_warns(served, capsys):
+    from lvsmon.model.vrrp import VrrpExpectation
+
+    def feed(segment):  # configured, but nobody has advertised VRID 51 for 100 s
+        segment.expect(VrrpExpectation("VI_1", "eth0", "inet", 51, 150, 100, 3,
+                                       ("10.0.0.100",), own_addresses=(A,)), T0)
+    code, out = check(served, state(view(feed)), capsys=capsys)
+    assert code == 1, out.status_line
+    assert out.summary.startswith("eth0 inet VRID 51 (VI_1): this node's keepalived instance "
+                                  "is in fault"), out.summary
+    assert out.perfdata["eth0 inet VRID 51 own_state"].value == 3

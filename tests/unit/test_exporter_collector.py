@@ -93,7 +93,8 @@ def samples(text: bytes) -> dict:
     found = {}
     for family in text_string_to_metric_families(text.decode()):
         for sample in family.samples:
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            # An empty label is no label to Prometheus (keepalived_instance where none).
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()) if v)
             found[f"{sample.name}{{{labels}}}"] = sample.value
     return found
 
@@ -148,7 +149,7 @@ def test_ipvs_from_netlink():
     assert got[f"lvsmon_ipvs_service_real_servers_available{{{svc}}}"] == 1
     assert got["lvsmon_ipvs_service_real_servers_available{service=fwm:7}"] == 0
     assert got["lvsmon_ipvs_connections_total{}"] == 60
-    info = "address=10.0.0.1,family=inet,flags=persistent,fwmark=,persistence=300,port=80,"
+    info = "address=10.0.0.1,family=inet,flags=persistent,persistence=300,port=80,"
     assert got[f"lvsmon_ipvs_service_info{{{info}protocol=tcp,scheduler=wlc,{svc}}}"] == 1
     assert got[f"lvsmon_ipvs_real_server_info{{forward=masq,{rs},{svc}}}"] == 1
 
@@ -191,3 +192,158 @@ def test_openmetrics_parses_strictly():
     parsed = list(openmetrics_families(render(state(), openmetrics=True).decode()))
     names = {family.name for family in parsed}
     assert {"lvsmon_vrrp_masters", "lvsmon_ipvs_service", "lvsmon_source_up"} <= names
+
+
+# -- keepalived.conf: instance names, configured versus heard, drift ---------------------------
+
+KEEPALIVED_CONF = """\
+vrrp_instance VI_WEB {
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 0.5
+  virtual_ipaddress {
+    10.0.0.100
+  }
+}
+vrrp_instance VI_DOWN {
+  interface eth0
+  virtual_router_id 53
+  priority 90
+  virtual_ipaddress {
+    10.0.0.200
+  }
+}
+virtual_server 10.0.0.1 80 {
+  protocol TCP
+  sorry_server 10.0.9.9 80
+  real_server 10.0.1.2 80 {
+    weight 5
+  }
+  real_server 10.0.1.3 80 {
+    weight 1
+  }
+}
+virtual_server 10.0.0.2 443 {
+  protocol TCP
+  real_server 10.0.1.2 443 {
+    weight 1
+  }
+}
+"""
+
+
+def keepalived_state(tmp_path) -> DaemonState:
+    """state() with keepalived.conf read: VRID 51 configured as VI_WEB (this node is A),
+    VRID 52 not configured; VI_DOWN (VRID 53) configured, never heard."""
+    import dataclasses
+
+    from lvsmon.keepalived import read_config
+    from lvsmon.keepalived.diff import compare
+    from lvsmon.keepalived.expect import expectations
+
+    path = tmp_path / "keepalived.conf"
+    path.write_text(KEEPALIVED_CONF)
+    conf = read_config(str(path), "lb1")
+    web, down = expectations(conf, {"eth0": (A,)})
+    snapshot = observer()
+    heard, quiet = snapshot.segments
+    views = (dataclasses.replace(heard, configured=web, own_state="master"), quiet,
+             SegmentView("eth0", "inet", 53, None, None, 0, (), (), (), 100.0, configured=down,
+                         own_state="fault"))
+    snapshot = dataclasses.replace(snapshot, segments=views)
+    diff = compare(conf, table())
+    return dataclasses.replace(
+        state(), vrrp=SourceState(True).succeeded(snapshot, 100.0),
+        keepalived=SourceState(True).succeeded(conf, 90.0),
+        keepalived_diff=SourceState(True).succeeded(diff, 99.0))
+
+
+def test_views_and_routers_are_named_by_a_join(tmp_path):
+    """The VRRP series keep their labels (a renamed instance starts no new series); the
+    instance name is joined on from lvsmon_vrrp_view_info, for views and routers alike."""
+    got = samples(render(keepalived_state(tmp_path)))
+    view = "family=inet,interface=eth0,vrid=51"
+    assert got["lvsmon_vrrp_view_info{family=inet,interface=eth0,keepalived_instance=VI_WEB,"
+               "vrid=51}"] == 1
+    assert got["lvsmon_vrrp_view_info{family=inet,interface=eth0,keepalived_instance=VI_DOWN,"
+               "vrid=53}"] == 1
+    assert not [key for key in got if key.startswith("lvsmon_vrrp_view_info{family=inet6")]
+    assert not [key for key in got if "keepalived_instance" in key
+                and key.startswith(("lvsmon_vrrp_masters", "lvsmon_vrrp_router_"))]
+    assert got[f"lvsmon_vrrp_masters{{{view}}}"] == 2
+    assert got[f"lvsmon_vrrp_router_priority{{family=inet,interface=eth0,router={A},vrid=51}}"] \
+        == 150
+    # The config_* anomalies exist only where keepalived.conf configures the VRID.
+    assert got[f"lvsmon_vrrp_anomaly{{anomaly=config_priority,{view}}}"] == 0
+    assert "lvsmon_vrrp_anomaly{anomaly=config_priority,family=inet6,interface=eth0,vrid=52}" \
+        not in got
+    assert got["lvsmon_vrrp_routers{family=inet,interface=eth0,vrid=53}"] == 0
+
+
+def test_configured_instances_and_this_nodes_state(tmp_path):
+    got = samples(render(keepalived_state(tmp_path)))
+    assert got["lvsmon_keepalived_instance_configured_priority{keepalived_instance=VI_WEB}"] \
+        == 150
+    # keepalived's default version is 2 (vrrp_version in global_defs).
+    assert got["lvsmon_keepalived_instance_info{family=inet,interface=eth0,keepalived_instance="
+               "VI_WEB,version=2,vips=10.0.0.100,vrid=51}"] == 1
+    states = {(name, own): got[f"lvsmon_keepalived_instance_state{{keepalived_instance={name},"
+                                f"state={own}}}"]
+              for name in ("VI_WEB", "VI_DOWN") for own in ("master", "backup", "fault")}
+    assert states == {("VI_WEB", "master"): 1, ("VI_WEB", "backup"): 0, ("VI_WEB", "fault"): 0,
+                      ("VI_DOWN", "master"): 0, ("VI_DOWN", "backup"): 0,
+                      ("VI_DOWN", "fault"): 1}
+    assert got["lvsmon_source_up{source=keepalived}"] == 1
+    assert got["lvsmon_source_up{source=keepalived_diff}"] == 1
+
+
+def test_drift_and_the_sorry_server_gauge(tmp_path):
+    got = samples(render(keepalived_state(tmp_path)))
+    web = "service=tcp:10.0.0.1:80"
+    assert got[f"lvsmon_keepalived_sorry_server_active{{{web},sorry_server=10.0.9.9:80}}"] == 0
+    assert got[f"lvsmon_keepalived_real_server_configured_weight{{real_server=10.0.1.2:80,"
+               f"{web}}}"] == 5
+    # table(): 10.0.1.2:80 at weight 3 (configured 5), 10.0.1.3:80 absent, the IPv6 one
+    # not configured, tcp:10.0.0.2:443 missing, fwm:7 not configured.
+    drift = {key.partition("{")[2].rstrip("}"): value for key, value in got.items()
+             if key.startswith("lvsmon_keepalived_drift{")}
+    assert drift == {
+        f"kind=weight_changed,real_server=10.0.1.2:80,{web}": 1,
+        f"kind=real_server_absent,real_server=10.0.1.3:80,{web}": 1,
+        f"kind=real_server_unconfigured,real_server=[2001:db8::2]:80,{web}": 1,
+        "kind=service_missing,service=tcp:10.0.0.2:443": 1,
+        "kind=service_unconfigured,service=fwm:7": 1,
+    }
+    assert got["lvsmon_keepalived_drift_findings{kind=weight_changed}"] == 1
+    assert got["lvsmon_keepalived_drift_findings{kind=sorry_server_serving}"] == 0
+
+
+def test_the_sorry_server_serving(tmp_path):
+    import dataclasses
+
+    from lvsmon.keepalived.diff import compare
+
+    daemon = keepalived_state(tmp_path)
+    sorry_only = IpvsTable("netlink", 99.0, (VirtualService(
+        ServiceKey("tcp", "inet", "10.0.0.1", 80), "wlc",
+        real_servers=(RealServer("10.0.9.9", 80, "masq", 1, 4, 0),)),))
+    diff = compare(daemon.keepalived.snapshot, sorry_only)
+    got = samples(render(dataclasses.replace(
+        daemon, keepalived_diff=SourceState(True).succeeded(diff, 99.0))))
+    web = "service=tcp:10.0.0.1:80"
+    assert got[f"lvsmon_keepalived_sorry_server_active{{{web},sorry_server=10.0.9.9:80}}"] == 1
+    assert got["lvsmon_keepalived_drift_findings{kind=sorry_server_serving}"] == 1
+    assert got["lvsmon_keepalived_drift_findings{kind=real_server_absent}"] == 2
+    assert got[f"lvsmon_keepalived_drift{{kind=sorry_server_serving,real_server=10.0.9.9:80,"
+               f"{web}}}"] == 1
+
+
+def test_keepalived_families_pass_promtool(tmp_path):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed")
+    text = render(keepalived_state(tmp_path))
+    done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
