@@ -4,6 +4,9 @@
     VRRP participant   only when [[vrrp.instance]] is configured (lvsmon.vrrp.participant)
     IPVS reader        a table read every [ipvs] interval, in a worker thread
     SNAT status        the recorder's status file (when [snat] is configured), in a thread
+    drain guard        holds `lvsmon drain`'s drains at weight 0 while keepalived restores
+                       weights (when [keepalived] config is set), in a thread of its own
+                       (lvsmon.drain_guard)
     status socket      answers from the last published DaemonState (lvsmon.status_socket)
     frontends          handed in by the CLI (the exporter, the AgentX subagent); they read
                        the published state and never reach into a source
@@ -29,8 +32,8 @@ import sys
 from typing import Protocol
 
 from lvsmon import config as config_module
+from lvsmon import drain_guard, logs, pool
 from lvsmon import ipvs as ipvs_module
-from lvsmon import logs
 from lvsmon.config import Config
 from lvsmon.errors import LvsmonError
 from lvsmon.events import StateChangeLogger
@@ -45,7 +48,7 @@ PUBLISH_SECONDS = 0.5  # observer and participant snapshots are taken this often
 RETRY_SECONDS = 10.0  # observer and participant start-up; IPVS retries at its interval
 SNAT_SECONDS = 5.0  # the recorder rewrites its status file every second
 _LABELS = {"vrrp": "observer", "participant": "participant", "ipvs": "IPVS",
-           "snat": "SNAT recorder status"}  # fmt: skip
+           "snat": "SNAT recorder status", "drains": "drain guard"}  # fmt: skip
 
 log = logging.getLogger("lvsmon.daemon")
 
@@ -151,11 +154,13 @@ class Daemon:
             "participant": bool(config.vrrp_instances),
             "ipvs": config.ipvs.enabled,
             "snat": _snat_status_file(config) is not None,
+            "drains": config.keepalived.config is not None,  # keepalived restores weights
         }
 
     def _start_source(self, name: str) -> None:
         bodies = {"vrrp": self._observe, "participant": self._participate,
-                  "ipvs": self._read_ipvs, "snat": self._read_snat}  # fmt: skip
+                  "ipvs": self._read_ipvs, "snat": self._read_snat,
+                  "drains": self._hold_drains}  # fmt: skip
         self._wake[name] = asyncio.Event()
         self._tasks[name] = asyncio.get_running_loop().create_task(
             self._supervise(name, bodies[name]), name=f"source-{name}")
@@ -374,6 +379,15 @@ class Daemon:
             else:
                 self._succeeded("snat", reading)
             await self._sleep("snat", SNAT_SECONDS)
+
+    # -- drain guard ------------------------------------------------------------------------
+
+    async def _hold_drains(self) -> None:
+        await drain_guard.hold_drains(
+            lambda: pool.resolve_state_dir(self.config.daemon.state_dir),
+            lambda snapshot: self._succeeded("drains", snapshot),
+            lambda reason: self._failed("drains", reason, drain_guard.RETRY_SECONDS),
+        )  # fmt: skip
 
 
 def _observer_settings(config: Config) -> Settings:

@@ -33,7 +33,7 @@ from lvsmon.model.vrrp import (
 
 # How the lines name each source (a DaemonState field, lvsmon.model.daemon.SOURCES).
 SOURCE_LABELS = {"vrrp": "VRRP observer", "participant": "VRRP participant", "ipvs": "IPVS",
-                 "snat": "SNAT recorder"}  # fmt: skip
+                 "snat": "SNAT recorder", "drains": "drain guard"}  # fmt: skip
 
 
 class StateChangeLogger:

@@ -13,6 +13,7 @@ from lvsmon.errors import LvsmonError
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
 from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.drain import DrainGuardSnapshot
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 from lvsmon.status_client import ask_source, ask_state
 
@@ -86,8 +87,9 @@ def status(socket_path, timeout, as_json):
 
     Asks the daemon over its status socket and prints its uptime, each VRRP
     segment heard (master, routers, active anomalies), each participant
-    instance (state, priority, master) and the IPVS service count, or why
-    the IPVS table is unavailable. Exits 3 when no daemon answers.
+    instance (state, priority, master), the IPVS service count, or why
+    the IPVS table is unavailable, and the drains the drain guard holds
+    (how often keepalived undid each). Exits 3 when no daemon answers.
     """
     state = ask_state(socket_path, timeout)
     if as_json:
@@ -109,6 +111,7 @@ def render_summary(state: DaemonState, now: float) -> str:
     lines += _vrrp_lines(state.vrrp)
     lines += _participant_lines(state.participant)
     lines += _ipvs_lines(state.ipvs)
+    lines += _drain_lines(state.drains)
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +172,30 @@ def _ipvs_lines(source: SourceState[IpvsTable]) -> list[str]:
         f"server{'' if servers == 1 else 's'} (read via {table.source} at "
         f"{_clock(table.read_at_seconds)})"
     ]
+
+
+def _drain_lines(source: SourceState[DrainGuardSnapshot]) -> list[str]:
+    off = _unavailable("Drain guard", source)
+    if off:
+        return off
+    guard = source.snapshot
+    count = len(guard.drains)
+    lines = [
+        f"Drain guard: {count} drain{'' if count == 1 else 's'} held at weight 0 from "
+        f"{guard.state_dir}, looked at every {guard.interval_seconds:g} s; set back to 0 "
+        f"{guard.reasserted_total} time{'' if guard.reasserted_total == 1 else 's'}"
+    ]
+    for drain in guard.drains:
+        now = "not in IPVS now" if drain.weight is None else f"weight {drain.weight}"
+        line = (f"  {drain.service} {drain.real_server}: {now} (saved {drain.saved_weight}, "
+                f"drained {drain.drained_at or '-'})")
+        if drain.reasserted:
+            line += (f"; keepalived wrote {drain.restored_weight} back, set to 0 "
+                     f"{drain.reasserted} time{'' if drain.reasserted == 1 else 's'}, last at "
+                     f"{_clock(drain.last_reasserted_at)}")
+        lines.append(line)
+    lines += [f"  unreadable: {problem}" for problem in guard.problems]
+    return lines
 
 
 def _duration(seconds: float) -> str:

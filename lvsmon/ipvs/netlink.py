@@ -572,6 +572,17 @@ class IpvsNetlink:
             except Malformed as exc:
                 warnings.add(f"skipped a real server message of {name}: {exc}")
 
+    def read_real_servers(self, key: ServiceKey) -> tuple[RealServer, ...]:
+        """The real servers of one service: a lookup and one dump, not the whole table
+        (the daemon's drain guard asks this several times a second).
+
+        Raises NotFound when the service does not exist.
+        """
+        self.open()
+        identity, af = self._find_service(key)
+        dests = self._dest_dump(identity, af, _Warnings(), str(key))
+        return tuple(rs for _dest, rs in dests)
+
     # -- changing --
 
     def set_weight(self, key: ServiceKey, address: str, port: int, weight: int) -> RealServer:

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from lvsmon.model.drain import DrainGuardSnapshot
 from lvsmon.model.frozen import EMPTY, FrozenDict
 from lvsmon.model.ipvs import IpvsTable
 from lvsmon.model.snat import SnatStatus
@@ -79,6 +80,7 @@ class DaemonState:
     participant: SourceState[ParticipantSnapshot] = SourceState(enabled=False)
     ipvs: SourceState[IpvsTable] = SourceState(enabled=False)
     snat: SourceState[SnatStatus] = SourceState(enabled=False)  # the recorder's status file
+    drains: SourceState[DrainGuardSnapshot] = SourceState(enabled=False)  # the drain guard
     frontends: FrozenDict[str, FrontendState] = EMPTY
 
 
@@ -88,6 +90,7 @@ SOURCES = {
     "participant": SourceState[ParticipantSnapshot],
     "ipvs": SourceState[IpvsTable],
     "snat": SourceState[SnatStatus],
+    "drains": SourceState[DrainGuardSnapshot],
 }
 # The parts the status socket answers, each with its type ("all" is the whole DaemonState).
 PARTS = {"daemon": DaemonInfo, **SOURCES, "frontends": FrozenDict[str, FrontendState],

@@ -95,7 +95,7 @@ def test_ipvs_table_is_plain_json():
         (b"garbage\n", "not JSON"),
         (b"\xff\xfe\n", "not JSON"),
         (b"[1, 2]\n", "JSON object"),
-        (b'{"get": "secrets"}\n', "one of daemon, vrrp, participant, ipvs, snat, frontends, all"),
+        (b'{"get": "secrets"}\n', "one of daemon, vrrp, participant, ipvs, snat, drains, frontends, all"),
         (b'{"get": 5}\n', "one of"),
         (b'{"get": "all", "set": 1}\n', "unknown request key 'set'"),
     ],
