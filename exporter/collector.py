@@ -7,7 +7,8 @@ A value a source cannot know (procfs has no per-service counters) is left out, n
 
 Label spellings: ``service`` as `lvsmon drain` writes it (tcp:10.0.0.1:80, fwm:7,
 tcp:[2001:db8::1]:443), ``real_server`` as ipvsadm writes it (10.0.1.2:80,
-[2001:db8::2]:80), ``family`` inet / inet6, VRRP states in lower case.
+[2001:db8::2]:80), ``family`` inet / inet6, VRRP states in lower case,
+``keepalived_instance`` a vrrp_instance name of this node's keepalived.conf.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from prometheus_client.samples import Sample
 from lvsmon import __version__
 from lvsmon.model import IpvsTable
 from lvsmon.model.daemon import DaemonState, SourceState
-from lvsmon.model.vrrp import ANOMALY_NAMES, STATES, ObserverSnapshot, ParticipantSnapshot
+from lvsmon.model.drift import DRIFT_KINDS, KeepalivedDiff
+from lvsmon.model.keepalived import KeepalivedConf
+from lvsmon.model.vrrp import (
+    ANOMALY_NAMES,
+    CONFIG_ANOMALIES,
+    OWN_STATES,
+    STATES,
+    ObserverSnapshot,
+    ParticipantSnapshot,
+)
 from lvsmon_exporter.exposition import LazyFamily
 
-SOURCE_NAMES = ("vrrp", "participant", "ipvs", "snat")
+SOURCE_NAMES = ("vrrp", "participant", "ipvs", "snat", "keepalived", "keepalived_diff")
 # (model field, metric name part, help): the IPVS counters of services and real servers
 IPVS_COUNTERS = (
     ("connections", "connections", "Connections scheduled"),
@@ -39,6 +49,8 @@ ROUTER_LABELS = [*VIEW_LABELS, "router"]
 # Not "instance": Prometheus sets that label on every target (it would become
 # "exported_instance"); keepalived exporters say "iname", lvsmon says what it is.
 INSTANCE_LABELS = ["vrrp_instance", "interface", "vrid"]
+# The config_* anomalies exist only where keepalived.conf configures the VRID.
+UNCONFIGURED_ANOMALIES = tuple(name for name in ANOMALY_NAMES if name not in CONFIG_ANOMALIES)
 
 
 def families(state: DaemonState, now: float) -> Iterator[Metric]:
@@ -46,15 +58,20 @@ def families(state: DaemonState, now: float) -> Iterator[Metric]:
     yield from small_families(state, now)
     if state.ipvs.snapshot is not None:
         yield from ipvs_families(state.ipvs.snapshot)
+    if state.keepalived_diff.snapshot is not None:
+        yield from drift_families(state.keepalived_diff.snapshot)
 
 
 def small_families(state: DaemonState, now: float) -> Iterator[Metric]:
-    """All but the IPVS table's (which the exporter renders once per IPVS read)."""
+    """All but the IPVS table's and the drift's (which the exporter renders once per read)."""
     yield from health_families(state, now)
+    yield from frontend_families(state)
     if state.vrrp.snapshot is not None:
         yield from observer_families(state.vrrp.snapshot)
     if state.participant.snapshot is not None:
         yield from participant_families(state.participant.snapshot)
+    if state.keepalived.snapshot is not None:
+        yield from keepalived_families(state.keepalived.snapshot, state.vrrp.snapshot)
 
 
 # -- health ------------------------------------------------------------------------------
@@ -87,6 +104,74 @@ def health_families(state: DaemonState, now: float) -> Iterator[Metric]:
             success.add_metric([name], source.last_success)
             age.add_metric([name], max(0.0, now - source.last_success))
     yield from (up, success, age, failures)
+
+
+# -- the frontends (the exporter itself, the AgentX subagent) ------------------------------
+
+# FrontendState counter groups of the AgentX frontend -> (metric, label, help)
+AGENTX_COUNTER_GROUPS = {
+    "pdus_answered": ("lvsmon_agentx_requests", "request", "Requests of the master agent "
+                      "answered, by AgentX PDU type."),
+    "bad_pdus": ("lvsmon_agentx_bad_pdus", "reason", "PDUs from the master agent refused, by "
+                 "reason (each ends the session, which is opened again)."),
+    "session_ends": ("lvsmon_agentx_session_ends", "kind", "AgentX sessions ended, by why."),
+    "notifications_failed": ("lvsmon_agentx_notifications_failed", "reason",
+                             "Notifications snmpd did not take, by reason (not_connected: "
+                             "no session was open)."),
+    "notifications_raised": ("lvsmon_agentx_notifications_raised", "notification",
+                             "Notifications lvsmon raised, by NOTIFICATION-TYPE."),
+}  # fmt: skip
+AGENTX_COUNTERS = {
+    "reconnects": ("lvsmon_agentx_reconnects", "Sessions opened again after one was lost."),
+    "connect_attempts": ("lvsmon_agentx_connect_attempts", "Connections tried to the master."),
+    "notifications_sent": ("lvsmon_agentx_notifications_sent", "Notifications snmpd took."),
+    "index_builds": ("lvsmon_agentx_index_builds", "OID index rebuilds from a published "
+                     "state."),
+}  # fmt: skip
+
+
+def frontend_families(state: DaemonState) -> Iterator[Metric]:
+    """Each frontend up or not; for AgentX its session, its subtrees and its counters, so a
+    metric says which subtrees lvsmon serves and which another subagent holds."""
+    up = GaugeMetricFamily("lvsmon_frontend_up", "1 when the frontend runs (the exporter "
+                           "listens, the AgentX subagent is on), 0 when it is off.",
+                           labels=["frontend"])  # fmt: skip
+    for name, frontend in sorted(state.frontends.items()):
+        up.add_metric([name], 1 if frontend.running else 0)
+    yield up
+    agentx = state.frontends.get("agentx")
+    if agentx is None or not agentx.running:
+        return
+    yield GaugeMetricFamily("lvsmon_agentx_connected", "1 while an AgentX session with the "
+                            "master agent (snmpd) is open and registered.",
+                            value=1 if agentx.connected else 0)  # fmt: skip
+    served = GaugeMetricFamily(
+        "lvsmon_agentx_subtree_served", "1 for a subtree lvsmon serves through snmpd, 0 for one "
+        "the master refused (another subagent, e.g. keepalived's, holds it).",
+        labels=["subtree"])  # fmt: skip
+    for subtree in agentx.served:
+        served.add_metric([subtree], 1)
+    for entry in agentx.refused:
+        served.add_metric([entry.split(" ")[0]], 0)
+    yield served
+    counters = agentx.counters
+    groups = {group: CounterMetricFamily(metric, text, labels=[label])
+              for group, (metric, label, text) in AGENTX_COUNTER_GROUPS.items()}  # fmt: skip
+    for key, count in sorted(counters.items()):
+        group, dot, label = key.partition(".")
+        if dot and group in groups:
+            groups[group].add_metric([label], count)
+    yield from groups.values()
+    for key, (metric, text) in AGENTX_COUNTERS.items():
+        if key in counters:
+            yield CounterMetricFamily(metric, text, value=counters[key])
+    if "index_size" in counters:
+        yield GaugeMetricFamily("lvsmon_agentx_index_values", "Values (OIDs) lvsmon serves.",
+                                value=counters["index_size"])
+    if "slowest_answer_microseconds" in counters:
+        yield GaugeMetricFamily("lvsmon_agentx_slowest_answer_seconds", "The longest lvsmon "
+                                "took to answer one request of the master since it started.",
+                                value=counters["slowest_answer_microseconds"] / 1e6)
 
 
 # -- the VRRP observer ---------------------------------------------------------------------
@@ -126,7 +211,7 @@ def observer_families(snapshot: ObserverSnapshot) -> Iterator[Metric]:
         changes.add_metric(key, view.master_changes)
         routers.add_metric(key, len(view.routers))
         active = set(view.anomaly_names)
-        for name in ANOMALY_NAMES:
+        for name in ANOMALY_NAMES if view.configured is not None else UNCONFIGURED_ANOMALIES:
             anomaly.add_metric([*key, name], 1 if name in active else 0)
         for router in view.routers:
             labels = [*key, router.address]
@@ -192,6 +277,81 @@ def participant_families(snapshot: ParticipantSnapshot) -> Iterator[Metric]:
 
 
 _STATE_LABELS = {"INITIALIZE": "init", "BACKUP": "backup", "MASTER": "master", "FAULT": "fault"}
+
+
+# -- keepalived.conf: names, this node's instances, and drift from the IPVS table -----------
+
+
+def keepalived_families(conf: KeepalivedConf,
+                        observed: ObserverSnapshot | None) -> Iterator[Metric]:
+    info = InfoMetricFamily("lvsmon_keepalived_config", "The keepalived.conf the daemon reads.",
+                            labels=[])
+    info.add_metric([], {"config": conf.source, "config_id": conf.config_id,
+                         "router_id": conf.router_id or ""})
+    yield info
+    instance = InfoMetricFamily("lvsmon_keepalived_instance", "A vrrp_instance of this node's "
+                                "keepalived.conf.", labels=["keepalived_instance"])
+    priority = GaugeMetricFamily("lvsmon_keepalived_instance_configured_priority",
+                                 "The instance's priority in keepalived.conf.",
+                                 labels=["keepalived_instance"])
+    for item in conf.vrrp_instances:
+        instance.add_metric([item.name], {
+            "interface": item.interface or "", "family": item.family, "vrid": str(item.vrid),
+            "version": str(item.version), "vips": ",".join(item.vip_addresses),
+        })  # fmt: skip
+        priority.add_metric([item.name], item.priority)
+    yield from (instance, priority)
+    if observed is None:
+        return
+    view_info = InfoMetricFamily("lvsmon_vrrp_view", "The keepalived instance a VRID heard "
+                                 "belongs to (join on interface, family, vrid).",
+                                 labels=[*VIEW_LABELS, "keepalived_instance"])
+    state = GaugeMetricFamily("lvsmon_keepalived_instance_state", "1 for the state of this "
+                              "node's keepalived instance as the wire shows it (master, backup, "
+                              "fault), else 0; all 0 while not known yet.",
+                              labels=["keepalived_instance", "state"])  # fmt: skip
+    states: dict[str, str | None] = {}  # one per instance (unicast ones match any interface)
+    for view in observed.segments:
+        name = view.keepalived_instance
+        if name is None:
+            continue
+        view_info.add_metric([view.interface, view.family, str(view.vrid), name], {})
+        if states.get(name) is None:
+            states[name] = view.own_state
+    for name, known in states.items():
+        for own in OWN_STATES:
+            state.add_metric([name, own], 1 if known == own else 0)
+    yield from (view_info, state)
+
+
+def drift_families(diff: KeepalivedDiff) -> Iterator[Metric]:
+    sorry = GaugeMetricFamily("lvsmon_keepalived_sorry_server_active", "1 while the service's "
+                              "sorry server has weight (its quorum is lost), else 0.",
+                              labels=["service", "sorry_server"])  # fmt: skip
+    configured = GaugeMetricFamily("lvsmon_keepalived_real_server_configured_weight",
+                                   "A real server's weight in keepalived.conf (join with "
+                                   "lvsmon_ipvs_real_server_weight).",
+                                   labels=["service", "real_server"])  # fmt: skip
+    drift = GaugeMetricFamily("lvsmon_keepalived_drift", "1 for each way the IPVS table "
+                              "differs from keepalived.conf now (real_server empty when the "
+                              "whole service is meant).", labels=["service", "real_server",
+                                                                   "kind"])  # fmt: skip
+    counts = GaugeMetricFamily("lvsmon_keepalived_drift_findings", "How many ways the IPVS "
+                               "table differs from keepalived.conf now, by kind.",
+                               labels=["kind"])  # fmt: skip
+    for service in diff.services:
+        if service.sorry_server is not None:
+            sorry.add_metric([service.service, service.sorry_server],
+                             1 if service.sorry_serving else 0)
+        for rs in service.real_servers:
+            if rs.configured_weight is not None:
+                configured.add_metric([service.service, rs.real_server], rs.configured_weight)
+    findings = diff.findings
+    for finding in findings:
+        drift.add_metric([finding.service, finding.real_server or "", finding.kind], 1)
+    for kind in DRIFT_KINDS:
+        counts.add_metric([kind], sum(1 for finding in findings if finding.kind == kind))
+    yield from (sorry, configured, drift, counts)
 
 
 # -- IPVS ------------------------------------------------------------------------------

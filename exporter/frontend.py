@@ -2,10 +2,11 @@
 
 The daemon hands it the state store; it serves /metrics (exporter/http_server.py) from the
 published DaemonState only. A scrape renders in a worker thread: the small families (health,
-VRRP, participant, SNAT) every time, the IPVS table once per IPVS read and format
-(SnapshotCache: the table changes only every [ipvs] interval, while the state is republished
-twice a second). [exporter] settings come from the daemon's configuration; a web-config file
-(TLS, basic auth) is checked before a start or a reload takes it.
+VRRP, participant, SNAT, keepalived names) every time, the IPVS table and its drift from
+keepalived.conf once per read and format (SnapshotCache: the table changes only every [ipvs]
+interval, while the state is republished twice a second). [exporter] settings come from the
+daemon's configuration; a web-config file (TLS, basic auth) is checked before a start or a
+reload takes it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from lvsmon.model.daemon import DaemonState, FrontendState
 from lvsmon.model.frozen import FrozenDict
 from lvsmon.state import StateStore
 from lvsmon_exporter import snat
-from lvsmon_exporter.collector import ipvs_families, small_families
+from lvsmon_exporter.collector import drift_families, ipvs_families, small_families
 from lvsmon_exporter.exposition import (
     OPENMETRICS_EOF,
     LabelCache,
@@ -47,6 +48,7 @@ class Exporter:
         self.server: MetricsServer | None = None
         self._labels = LabelCache()
         self._ipvs = SnapshotCache()
+        self._drift = SnapshotCache()
 
     # -- the daemon's Frontend protocol ------------------------------------------------
 
@@ -126,6 +128,9 @@ class Exporter:
         table = state.ipvs.snapshot
         if table is not None:
             pieces.append(self._ipvs.render(table, ipvs_families, openmetrics, self._labels))
+        diff = state.keepalived_diff.snapshot
+        if diff is not None:
+            pieces.append(self._drift.render(diff, drift_families, openmetrics, self._labels))
         if openmetrics:
             pieces.append(OPENMETRICS_EOF)
         return b"".join(pieces)

@@ -4,6 +4,8 @@
     VRRP participant   only when [[vrrp.instance]] is configured (lvsmon.vrrp.participant)
     IPVS reader        a table read every [ipvs] interval, in a worker thread
     SNAT status        the recorder's status file (when [snat] is configured), in a thread
+    keepalived         keepalived.conf ([keepalived] config) and its comparison with the IPVS
+                       table; the observer gets its expectations (lvsmon.daemon_keepalived)
     drain guard        holds `lvsmon drain`'s drains at weight 0 while keepalived restores
                        weights (when [keepalived] config is set), in a thread of its own
                        (lvsmon.drain_guard)
@@ -35,6 +37,7 @@ from lvsmon import config as config_module
 from lvsmon import drain_guard, logs, pool
 from lvsmon import ipvs as ipvs_module
 from lvsmon.config import Config
+from lvsmon.daemon_keepalived import KeepalivedSources
 from lvsmon.errors import LvsmonError
 from lvsmon.events import StateChangeLogger
 from lvsmon.model.daemon import SourceState
@@ -48,7 +51,8 @@ PUBLISH_SECONDS = 0.5  # observer and participant snapshots are taken this often
 RETRY_SECONDS = 10.0  # observer and participant start-up; IPVS retries at its interval
 SNAT_SECONDS = 5.0  # the recorder rewrites its status file every second
 _LABELS = {"vrrp": "observer", "participant": "participant", "ipvs": "IPVS",
-           "snat": "SNAT recorder status", "drains": "drain guard"}  # fmt: skip
+           "snat": "SNAT recorder status", "keepalived": "keepalived configuration",
+           "keepalived_diff": "keepalived drift", "drains": "drain guard"}  # fmt: skip
 
 log = logging.getLogger("lvsmon.daemon")
 
@@ -92,6 +96,8 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self._reloads: set[asyncio.Task] = set()
         self.store.subscribe(StateChangeLogger().changed)
+        self.keepalived = KeepalivedSources(self.store, lambda: self.config.keepalived,
+                                            lambda: self.observer, self._succeeded, self._failed)
 
     def stop(self) -> None:
         self._stop.set()
@@ -154,12 +160,16 @@ class Daemon:
             "participant": bool(config.vrrp_instances),
             "ipvs": config.ipvs.enabled,
             "snat": _snat_status_file(config) is not None,
+            "keepalived": config.keepalived.config is not None,
+            "keepalived_diff": config.keepalived.config is not None and config.ipvs.enabled,
             "drains": config.keepalived.config is not None,  # keepalived restores weights
         }
 
     def _start_source(self, name: str) -> None:
         bodies = {"vrrp": self._observe, "participant": self._participate,
                   "ipvs": self._read_ipvs, "snat": self._read_snat,
+                  "keepalived": self.keepalived.follow,
+                  "keepalived_diff": self.keepalived.compare,
                   "drains": self._hold_drains}  # fmt: skip
         self._wake[name] = asyncio.Event()
         self._tasks[name] = asyncio.get_running_loop().create_task(
@@ -266,6 +276,8 @@ class Daemon:
         for name in ("ipvs", "snat"):
             if name in self._wake:
                 self._wake[name].set()  # the next read uses the new settings now
+        if wanted["keepalived"] and had["keepalived"]:
+            self.keepalived.reload()
 
     def _reload_observer(self, old: Config, new: Config) -> None:
         if (new.observer.interfaces, new.observer.enabled) != (
@@ -320,6 +332,7 @@ class Daemon:
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             self.observer = observer
+            self.keepalived.hand_expectations()
             log.info("observer: listening on %s", ", ".join(observer.interfaces))
             for warning in observer.warnings:
                 log.warning("observer: %s", warning)

@@ -9,6 +9,8 @@ Compares each published DaemonState with the one before and logs, one line each:
 - a VRRP anomaly starting and ending: name, interface, family, VRID, routers, detail;
 - a participant instance's transition: name, interface, VRID, old -> new state, reason,
   priority (each transition, also when several happened between two publishes);
+- this node's keepalived instance changing state as the wire shows it (SegmentView.own_state);
+- a difference between keepalived.conf and the IPVS table appearing, and going (its detail);
 - a source (observer, participant, IPVS, ...) going down with its reason, and back, after
   how long.
 
@@ -22,8 +24,10 @@ import logging
 
 from lvsmon.logs import NOTICE
 from lvsmon.model.daemon import SOURCES, DaemonState, SourceState
+from lvsmon.model.drift import Finding, KeepalivedDiff
 from lvsmon.model.vrrp import (
     FAULT,
+    OWN_FAULT,
     Anomaly,
     InstanceSnapshot,
     ObserverSnapshot,
@@ -33,7 +37,8 @@ from lvsmon.model.vrrp import (
 
 # How the lines name each source (a DaemonState field, lvsmon.model.daemon.SOURCES).
 SOURCE_LABELS = {"vrrp": "VRRP observer", "participant": "VRRP participant", "ipvs": "IPVS",
-                 "snat": "SNAT recorder", "drains": "drain guard"}  # fmt: skip
+                 "snat": "SNAT recorder", "keepalived": "keepalived configuration",
+                 "keepalived_diff": "keepalived drift", "drains": "drain guard"}  # fmt: skip
 
 
 class StateChangeLogger:
@@ -42,6 +47,7 @@ class StateChangeLogger:
         self.previous: DaemonState | None = None
         self._segments: dict[tuple, SegmentView] = {}  # of the last observer snapshot
         self._instances: dict[str, InstanceSnapshot] = {}  # of the last participant snapshot
+        self._findings: set[Finding] | None = None  # of the last keepalived diff
 
     def changed(self, state: DaemonState) -> None:
         previous, self.previous = self.previous, state
@@ -57,6 +63,8 @@ class StateChangeLogger:
                 self._observer(new.snapshot)
             elif name == "participant":
                 self._participant(new.snapshot)
+            elif name == "keepalived_diff":
+                self._drift(new.snapshot)
 
     # -- sources ---------------------------------------------------------------
 
@@ -87,6 +95,7 @@ class StateChangeLogger:
             if old is view:
                 continue
             self._master(old, view)
+            self._own_state(old, view)
             if old is None or old.anomaly_history != view.anomaly_history:
                 self._anomalies(old, view)
 
@@ -104,6 +113,15 @@ class StateChangeLogger:
         else:
             self.log.log(NOTICE, "%s: master %s -> %s (priority %s)", _segment(view),
                          old_master or "none", view.master, _priority(view))  # fmt: skip
+
+    def _own_state(self, old: SegmentView | None, view: SegmentView) -> None:
+        before = None if old is None else old.own_state
+        if view.own_state == before or view.own_state is None:
+            return
+        level = logging.WARNING if view.own_state == OWN_FAULT else NOTICE
+        self.log.log(level, "keepalived instance %s (this node, %s): %s -> %s",
+                     view.keepalived_instance, _segment(view), before or "unknown",
+                     view.own_state)  # fmt: skip
 
     def _anomalies(self, old: SegmentView | None, view: SegmentView) -> None:
         before = {} if old is None else {_anomaly_key(a): a for a in old.anomaly_history}
@@ -146,6 +164,23 @@ class StateChangeLogger:
                              "priority %d", instance.name, instance.interface, instance.family,
                              instance.vrid, event.old, event.new, event.reason,
                              event.priority)  # fmt: skip
+
+
+    # -- keepalived.conf against IPVS ----------------------------------------------
+
+    def _drift(self, diff: KeepalivedDiff | None) -> None:
+        if diff is None:
+            return
+        findings = set(diff.findings)
+        before, self._findings = self._findings, findings
+        for finding in sorted(findings - (before or set()), key=_finding_key):
+            self.log.warning("keepalived drift %s: %s", finding.kind, finding.detail)
+        for finding in sorted((before or set()) - findings, key=_finding_key):
+            self.log.log(NOTICE, "keepalived drift %s over: %s", finding.kind, finding.detail)
+
+
+def _finding_key(finding: Finding) -> tuple:
+    return (finding.service, finding.real_server or "", finding.kind)
 
 
 def _priority(view: SegmentView) -> int | str:

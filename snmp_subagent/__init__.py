@@ -41,7 +41,8 @@ UndoSet noError, CleanupSet no answer), pings a silent master, and reconnects (b
 A subtree answered duplicateRegistration (keepalived's agent has it) or another refusal
 stays off for that session, is logged once, and the rest is served.
 
-- `connected`: a session is open and registered.
+- `connected`: a session is open and registered; `last_problem`: why not (None while
+  connected).
 - `served_subtrees` / `refused_subtrees`: tuple of Subtree / {Subtree: "duplicateRegistration"}.
 - `notify(trap_oid, varbinds)`: Notify with snmpTrapOID.0 first; False when no session.
 - `counters` (AgentxCounters): pdus_answered by request, bad_pdus by reason

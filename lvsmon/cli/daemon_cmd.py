@@ -12,8 +12,10 @@ from lvsmon.config import DEFAULT_CONFIG_PATH, DEFAULT_STATUS_SOCKET
 from lvsmon.errors import LvsmonError
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
-from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.daemon import DaemonState, FrontendState, SourceState
 from lvsmon.model.drain import DrainGuardSnapshot
+from lvsmon.model.drift import KeepalivedDiff
+from lvsmon.model.keepalived import KeepalivedConf
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 from lvsmon.status_client import ask_source, ask_state
 
@@ -83,13 +85,15 @@ def run(config_path, verbose):
 @TIMEOUT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the daemon's whole state as JSON.")
 def status(socket_path, timeout, as_json):
-    """Show what the running daemon knows: VRRP, participant, IPVS.
+    """Show what the running daemon knows: VRRP, participant, IPVS, frontends.
 
     Asks the daemon over its status socket and prints its uptime, each VRRP
     segment heard (master, routers, active anomalies), each participant
-    instance (state, priority, master), the IPVS service count, or why
-    the IPVS table is unavailable, and the drains the drain guard holds
-    (how often keepalived undid each). Exits 3 when no daemon answers.
+    instance (state, priority, master) and the IPVS service count, or why
+    the IPVS table is unavailable; the drains the drain guard holds (how
+    often keepalived undid each); then a line per frontend: where the
+    exporter listens, the AgentX session with snmpd and the subtrees lvsmon
+    serves or leaves to another subagent. Exits 3 when no daemon answers.
     """
     state = ask_state(socket_path, timeout)
     if as_json:
@@ -111,7 +115,12 @@ def render_summary(state: DaemonState, now: float) -> str:
     lines += _vrrp_lines(state.vrrp)
     lines += _participant_lines(state.participant)
     lines += _ipvs_lines(state.ipvs)
+    if state.keepalived.enabled:
+        lines += _keepalived_lines(state.keepalived)
+        lines += _drift_lines(state.keepalived_diff)
     lines += _drain_lines(state.drains)
+    lines += [_frontend_line(name, frontend)
+              for name, frontend in sorted(state.frontends.items())]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -136,9 +145,15 @@ def _vrrp_lines(source: SourceState[ObserverSnapshot]) -> list[str]:
         f"on {', '.join(source.snapshot.interfaces)}"
     ]
     for view in segments:
-        routers = ", ".join(f"{r.address} p{r.priority}" for r in view.routers)
+        routers = ", ".join(f"{r.address} p{r.priority}" + (" (this node)" if r.this_node else "")
+                            for r in view.routers)
+        name = ""
+        if view.configured is not None:
+            name = (f" ({view.keepalived_instance}, this node "
+                    f"{view.own_state or 'not known yet'}, configured priority "
+                    f"{view.configured.priority})")
         lines.append(
-            f"  {view.interface} {view.family} VRID {view.vrid}: master "
+            f"  {view.interface} {view.family} VRID {view.vrid}{name}: master "
             f"{view.master or 'none'}; routers {routers or '-'}; "
             f"anomalies {', '.join(view.anomaly_names) or 'none'}"
         )
@@ -196,6 +211,54 @@ def _drain_lines(source: SourceState[DrainGuardSnapshot]) -> list[str]:
         lines.append(line)
     lines += [f"  unreadable: {problem}" for problem in guard.problems]
     return lines
+
+
+_FRONTEND_LABELS = {"exporter": "exporter", "agentx": "AgentX"}
+
+
+def _frontend_line(name: str, frontend: FrontendState) -> str:
+    """One line per frontend: where it listens (exporter) or its session with snmpd and the
+    subtrees it serves and leaves to another subagent (AgentX)."""
+    label = _FRONTEND_LABELS.get(name, name)
+    if not frontend.running:
+        return f"{label}: off" + (f" ({frontend.error})" if frontend.error else "")
+    where = ", ".join(frontend.endpoints) or "-"
+    if frontend.connected is None:  # a server: the exporter
+        line = f"{label}: listening on {where}"
+        return line + (f"; {frontend.error}" if frontend.error else "")
+    if not frontend.connected:
+        return f"{label}: not connected to {where}, retrying: {frontend.error or 'starting'}"
+    line = f"{label}: connected to {where}, serving {', '.join(frontend.served) or 'nothing'}"
+    if frontend.refused:
+        line += "; refused " + ", ".join(
+            entry if " " in entry else f"{entry} (another subagent holds it)"
+            for entry in frontend.refused)  # fmt: skip
+    return line
+
+
+def _keepalived_lines(source: SourceState[KeepalivedConf]) -> list[str]:
+    conf = source.snapshot
+    if conf is None:
+        return _unavailable("keepalived.conf", source) or []
+    files = len(conf.files)
+    lines = [f"keepalived.conf: {conf.source} ({files} file{'' if files == 1 else 's'}, config "
+             f"id {conf.config_id}): {len(conf.vrrp_instances)} VRRP instances, "
+             f"{len(conf.virtual_servers)} virtual servers"]
+    if source.error:  # the last good read is still the one used
+        since = f" since {_clock(source.error_since)}" if source.error_since else ""
+        lines.append(f"  cannot read it again{since}, the last good read is kept: {source.error}")
+    return lines
+
+
+def _drift_lines(source: SourceState[KeepalivedDiff]) -> list[str]:
+    off = _unavailable("keepalived drift", source)
+    if off:
+        return off
+    findings = source.snapshot.findings
+    if not findings:
+        return ["keepalived drift: none, IPVS is as keepalived.conf configures it"]
+    return [f"keepalived drift: {len(findings)} finding{'' if len(findings) == 1 else 's'}",
+            *(f"  {finding.kind}: {finding.detail}" for finding in findings)]
 
 
 def _duration(seconds: float) -> str:

@@ -1,11 +1,16 @@
-"""`lvsmon keepalived show`: what keepalived.conf configures, as lvsmon reads it."""
+"""`lvsmon keepalived show` (what keepalived.conf configures, as lvsmon reads it) and
+`lvsmon keepalived diff` (where the IPVS table differs from it)."""
 
 import json
 
 import click
 
 from lvsmon import keepalived as keepalived_source
+from lvsmon.model.codec import to_json
+from lvsmon.model.drift import KeepalivedDiff, RealServerDrift, ServiceDrift
 from lvsmon.model.keepalived import ConfiguredVirtualServer, KeepalivedConf, VrrpInstance
+
+DRIFT_EXIT = 1  # as diff(1): the kernel differs from the file
 
 
 @click.group()
@@ -13,8 +18,7 @@ def keepalived():
     """keepalived.conf as keepalived reads it: VRRP instances and virtual servers."""
 
 
-@keepalived.command()
-@click.option(
+CONFIG_OPTION = click.option(
     "--config",
     "path",
     default=keepalived_source.DEFAULT_CONFIG,
@@ -22,13 +26,18 @@ def keepalived():
     metavar="FILE",
     help="The keepalived configuration file (what keepalived's -f names).",
 )
-@click.option(
+ID_OPTION = click.option(
     "--id",
     "config_id",
     metavar="NAME",
     help="Config id for @NAME / @^NAME lines, as keepalived's -i "
     "[default: the host name up to its first dot].",
 )
+
+
+@keepalived.command()
+@CONFIG_OPTION
+@ID_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def show(path, config_id, as_json):
     """Show the VRRP instances and virtual servers keepalived.conf configures.
@@ -43,9 +52,102 @@ def show(path, config_id, as_json):
     """
     config = keepalived_source.read_config(path, config_id)
     if as_json:
-        click.echo(json.dumps(config.to_json(), indent=2))
+        click.echo(json.dumps(to_json(config), indent=2))
         return
     click.echo(render(config), nl=False)
+
+
+@keepalived.command()
+@CONFIG_OPTION
+@ID_OPTION
+@click.option(
+    "--source",
+    type=click.Choice(["auto", "netlink", "procfs"]),
+    default="auto",
+    show_default=True,
+    help="Where to read IPVS, as for `lvsmon ipvs`.",
+)
+@click.option(
+    "--procfs-root",
+    type=click.Path(file_okay=False),
+    default="/proc",
+    show_default=True,
+    help="Root of the procfs to read with --source procfs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+@click.pass_context
+def diff(ctx, path, config_id, source, procfs_root, as_json):
+    """Show where the IPVS table differs from what keepalived.conf configures.
+
+    Reads the file as `keepalived show` does and the kernel's table as
+    `lvsmon ipvs` does, and lists: configured services missing from the
+    kernel; configured real servers absent (their health check failed) or at
+    weight 0 (inhibit_on_failure, or drained); weights other than the
+    configured ones (changed by hand, dynamic); sorry servers serving (the
+    quorum is lost) with the real servers that are down; real servers and
+    services in the kernel that the file does not configure.
+
+    Exit codes: 0 the kernel is as configured, 1 it differs (as diff(1)),
+    2 the file is broken, 3 no IPVS, 4 permission denied (netlink needs
+    CAP_NET_ADMIN; --source procfs needs none).
+    """
+    from lvsmon import ipvs as ipvs_source
+    from lvsmon.keepalived.diff import compare
+
+    config = keepalived_source.read_config(path, config_id)
+    table = ipvs_source.read_table(source=source, procfs_root=procfs_root)
+    found = compare(config, table)
+    if as_json:
+        click.echo(json.dumps(to_json(found), indent=2))
+    else:
+        for warning in (*table.warnings, *found.warnings):
+            click.echo(f"lvsmon: warning: {warning}", err=True)
+        click.echo(render_diff(found, table.source), nl=False)
+    if found.findings:
+        ctx.exit(DRIFT_EXIT)
+
+
+def render_diff(found: KeepalivedDiff, ipvs_source: str) -> str:
+    lines = [f"{found.config_source} against the IPVS table (read via {ipvs_source})"]
+    for service in found.services:
+        lines += _service_drift_lines(service)
+    if found.unconfigured_services:
+        lines += ["", "In the kernel, not in keepalived.conf:"]
+        lines += [f"  {name}" for name in found.unconfigured_services]
+    findings = found.findings
+    lines.append("")
+    if not findings:
+        lines.append("No difference: IPVS is as keepalived.conf configures it.")
+    else:
+        lines.append(f"Differences: {len(findings)}")
+        lines += [f"  {finding.kind}: {finding.detail}" for finding in findings]
+    return "\n".join(lines) + "\n"
+
+
+def _service_drift_lines(service: ServiceDrift) -> list[str]:
+    block = "" if service.virtual_server == service.service else f" of {service.virtual_server}"
+    head = f"{service.service}{block} ({service.where})"
+    if not service.in_kernel:
+        return ["", f"{head}: not in the kernel"]
+    out = ["", f"{head}: quorum {service.quorum}",
+           f"  {'REAL SERVER':<30} {'CONFIGURED':>10} {'KERNEL':>8}  STATE"]
+    out += [_real_server_drift_line(rs) for rs in service.real_servers]
+    if service.sorry_server is not None:
+        weight = "-" if service.sorry_weight is None else str(service.sorry_weight)
+        state = "serving (quorum lost)" if service.sorry_serving else "not serving"
+        out.append(f"  {'sorry ' + service.sorry_server:<30} {'':>10} {weight:>8}  {state}")
+    return out
+
+
+_STATES = {None: "as configured", "real_server_absent": "absent",
+           "real_server_weight_zero": "weight 0", "weight_changed": "weight changed",
+           "real_server_unconfigured": "not configured"}  # fmt: skip
+
+
+def _real_server_drift_line(rs: RealServerDrift) -> str:
+    configured = "-" if rs.configured_weight is None else str(rs.configured_weight)
+    weight = "-" if rs.weight is None else str(rs.weight)
+    return f"  {rs.real_server:<30} {configured:>10} {weight:>8}  {_STATES[rs.kind]}"
 
 
 def render(config: KeepalivedConf) -> str:
@@ -70,7 +172,7 @@ def render(config: KeepalivedConf) -> str:
         for track in config.track_files:
             lines.append(f"  {track.name}: {track.path or '-'} weight {track.weight}")
     lines += ["", f"Skipped keywords (not used by lvsmon): {config.skipped_total}"]
-    lines += [f"  {count:5d}  {name}" for name, count in config.skipped_keywords]
+    lines += [f"  {count:5d}  {name}" for name, count in config.skipped_keywords.items()]
     if config.warnings:
         lines += ["", f"Warnings: {len(config.warnings)}"]
         lines += [f"  {warning}" for warning in config.warnings]
@@ -121,8 +223,8 @@ def _virtual_server_lines(vs: ConfiguredVirtualServer) -> list[str]:
         out.append(
             f"    -> {rs.endpoint:<28} {rs.method:<6} weight {rs.weight:<5} {checks}{inhibit}"
         )
-    if vs.sorry_server:
-        sorry = vs.sorry_server
+    if vs.sorry:
+        sorry = vs.sorry
         inhibit = "  inhibit" if sorry.inhibit else ""
         out.append(f"    sorry server {sorry.endpoint} {sorry.method}{inhibit}")
     return out

@@ -170,15 +170,20 @@ def render_status(snapshot: ObserverSnapshot) -> str:
 
 
 def _render_segment(view: SegmentView, now: float) -> str:
+    name = f" ({view.keepalived_instance})" if view.keepalived_instance else ""
     lines = [
-        f"{view.interface} {_FAMILY.get(view.family, view.family)} VRID {view.vrid}: "
+        f"{view.interface} {_FAMILY.get(view.family, view.family)} VRID {view.vrid}{name}: "
         f"master {view.master or 'none'}"
         + (f" since {_clock(view.master_since)}" if view.master and view.master_since else "")
         + f", {view.master_changes} master changes"
     ]
+    if view.configured is not None:
+        lines.append(configured_line(view))
     for router in view.routers:
+        this = "  (this node)" if router.this_node else ""
         lines.append(
-            f"  {'*' if router.advertising else ' '} {router.address}  priority {router.priority}"
+            f"  {'*' if router.advertising else ' '} {router.address}{this}  "
+            f"priority {router.priority}"
             f"  interval {router.advert_interval_seconds:g} s  VRRPv{router.version}"
             + (f" auth {router.auth_type}" if router.auth_type else "")
             + f"  {router.adverts} advert{'' if router.adverts == 1 else 's'},"
@@ -191,6 +196,15 @@ def _render_segment(view: SegmentView, now: float) -> str:
             span = f"{_clock(anomaly.start)} to {_clock(anomaly.end)}"
         lines.append(f"  ! {anomaly.name} ({span}): {anomaly.detail}")
     return "\n".join(lines) + "\n"
+
+
+def configured_line(view: SegmentView) -> str:
+    """What keepalived.conf says of the VRID, and this node's instance state."""
+    wanted = view.configured
+    vips = ", ".join(wanted.vips) or "-"
+    return (f"  configured: keepalived instance {wanted.instance}, priority {wanted.priority}, "
+            f"interval {wanted.advert_interval_seconds:g} s, VRRPv{wanted.version}, VIPs "
+            f"{vips}; this node {view.own_state or 'not known yet'}")
 
 
 def render_watch(snapshot: ObserverSnapshot) -> str:

@@ -22,6 +22,7 @@ from lvsmon.keepalived.reader import ConfigReader
 from lvsmon.keepalived.tree import build_tree
 from lvsmon.keepalived.values import Notes
 from lvsmon.keepalived.vrrp_conf import VrrpReader
+from lvsmon.model.frozen import FrozenDict
 from lvsmon.model.keepalived import KeepalivedConf
 
 __all__ = ["DEFAULT_CONFIG", "default_config_id", "read_config"]
@@ -70,6 +71,6 @@ def read_config(path: str = DEFAULT_CONFIG, config_id: str | None = None) -> Kee
         virtual_server_groups=lvs.groups(),
         virtual_servers=virtual_servers,
         track_files=tuple(lvs.track_files),
-        skipped_keywords=tuple(sorted(notes.skipped.items())),
+        skipped_keywords=FrozenDict(sorted(notes.skipped.items())),
         warnings=tuple(reader.warnings + notes.warnings),
     )

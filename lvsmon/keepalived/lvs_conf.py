@@ -423,7 +423,7 @@ class LvsReader:
             quorum=quorum,
             hysteresis=hysteresis,
             inhibit_on_failure=vs.inhibit,
-            sorry_server=sorry,
+            sorry=sorry,
             real_servers=tuple(real_servers),
             where=str(vs.statement.where),
         )
@@ -454,12 +454,12 @@ class LvsReader:
                                 "server's family: keepalived skips it")  # fmt: skip
                 continue
             rs_port = self._server_port(vs, rs, rs_method, "real server")
-            if any(k.address == rs.address and k.port == rs_port for k in kept):
+            if any(k.ip == rs.address and k.port == rs_port for k in kept):
                 self.notes.warn(rs.statement, f"real server {rs.address} {rs_port} given twice: "
                                 "keepalived removes the second")  # fmt: skip
                 continue
             kept.append(ConfiguredRealServer(
-                address=rs.address,
+                ip=rs.address,
                 port=rs_port,
                 weight=vs.weight if rs.weight is None else rs.weight,
                 method=rs_method,

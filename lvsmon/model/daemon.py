@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from lvsmon.model.drain import DrainGuardSnapshot
+from lvsmon.model.drift import KeepalivedDiff
 from lvsmon.model.frozen import EMPTY, FrozenDict
 from lvsmon.model.ipvs import IpvsTable
+from lvsmon.model.keepalived import KeepalivedConf
 from lvsmon.model.snat import SnatStatus
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
 
@@ -68,9 +70,12 @@ class FrontendState:
     running: bool
     error: str | None = None  # why it does not run, or what fails now
     endpoints: tuple[str, ...] = ()  # where it listens, or the master it talks to
-    served: tuple[str, ...] = ()  # AgentX: the subtrees it has registered
-    refused: tuple[str, ...] = ()  # AgentX: subtrees another subagent holds
+    served: tuple[str, ...] = ()  # AgentX: the subtrees it has registered (dotted OIDs)
+    # AgentX: subtrees the master refused: "OID" when another subagent holds it
+    # (duplicateRegistration), "OID (answer)" for any other refusal
+    refused: tuple[str, ...] = ()
     counters: FrozenDict[str, int] = EMPTY  # requests answered, bad requests, reconnects ...
+    connected: bool | None = None  # AgentX: a session with the master is open; None: n/a
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ class DaemonState:
     snat: SourceState[SnatStatus] = SourceState(enabled=False)  # the recorder's status file
     drains: SourceState[DrainGuardSnapshot] = SourceState(enabled=False)  # the drain guard
     frontends: FrozenDict[str, FrontendState] = EMPTY
+    keepalived: SourceState[KeepalivedConf] = SourceState(enabled=False)  # [keepalived] config
+    keepalived_diff: SourceState[KeepalivedDiff] = SourceState(enabled=False)  # it vs IPVS
 
 
 # The sources: each name (a DaemonState field) -> its type.
@@ -90,6 +97,8 @@ SOURCES = {
     "participant": SourceState[ParticipantSnapshot],
     "ipvs": SourceState[IpvsTable],
     "snat": SourceState[SnatStatus],
+    "keepalived": SourceState[KeepalivedConf],
+    "keepalived_diff": SourceState[KeepalivedDiff],
     "drains": SourceState[DrainGuardSnapshot],
 }
 # The parts the status socket answers, each with its type ("all" is the whole DaemonState).

@@ -10,8 +10,10 @@ defines a thing, for messages.
 A VRRP password is never kept: only a salted PBKDF2 digest of the 8 bytes
 keepalived sends (``auth_pass_matches`` compares what a router sent with it).
 
-``KeepalivedConf.to_json()`` / ``KeepalivedConf.from_json()`` are the JSON
-encoding (the one ``lvsmon keepalived show --json`` prints) and its inverse.
+JSON goes through lvsmon.model.codec like every snapshot (``to_json(conf)`` is what
+``lvsmon keepalived show --json`` prints); ``_json_extras`` add the spellings people and
+jq read (``advert_int`` in seconds, ``service`` and ``ADDRESS:PORT`` as ``lvsmon drain``
+writes them), which a reader passes over.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import hmac
 import ipaddress
 from dataclasses import dataclass, field
 
-from lvsmon.model.addresses import join_host_port, split_host_port
+from lvsmon.model.addresses import join_host_port
+from lvsmon.model.frozen import EMPTY, FrozenDict
 from lvsmon.model.ipvs import ServiceKey
 
 # keepalived's lvs_method / lb_kind words, in lvsmon ipvs's words.
@@ -92,6 +95,8 @@ class VrrpInstance:
     nopreempt: bool = False
     track_scripts: tuple[TrackScript, ...] = ()
     where: str = ""
+
+    _json_extras = {"advert_int": "advert_interval_seconds"}
 
     @property
     def advert_interval_seconds(self) -> float:
@@ -190,7 +195,7 @@ class Checker:
 
 @dataclass(frozen=True, slots=True)
 class ConfiguredRealServer:
-    address: str
+    ip: str  # the address (JSON "address" is ADDRESS:PORT, as lvsmon drain writes it)
     port: int  # 0 for a firewall-mark service's real server given without a port
     weight: int
     method: str  # masq / route / tunnel
@@ -200,10 +205,12 @@ class ConfiguredRealServer:
     checkers: tuple[Checker, ...] = ()
     where: str = ""
 
+    _json_extras = {"address": "endpoint"}
+
     @property
     def endpoint(self) -> str:
         """As lvsmon drain and ipvsadm write it: 10.0.0.2:80 or [2001:db8::2]:80."""
-        return join_host_port(self.address, self.port)
+        return join_host_port(self.ip, self.port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +242,29 @@ class ConfiguredVirtualServer:
     quorum: int = 1
     hysteresis: int = 0
     inhibit_on_failure: bool = False
-    sorry_server: SorryServer | None = None
+    sorry: SorryServer | None = None  # JSON "sorry_server" is its ADDRESS:PORT
     real_servers: tuple[ConfiguredRealServer, ...] = ()
     where: str = ""
+
+    _json_extras = {
+        "service": "service",
+        "persistence_timeout": "persistence_timeout_seconds",
+        "sorry_server": "sorry_endpoint",
+        "sorry_server_method": "sorry_method",
+        "sorry_server_inhibit": "sorry_inhibit",
+    }
+
+    @property
+    def sorry_endpoint(self) -> str | None:
+        return None if self.sorry is None else self.sorry.endpoint
+
+    @property
+    def sorry_method(self) -> str | None:
+        return None if self.sorry is None else self.sorry.method
+
+    @property
+    def sorry_inhibit(self) -> bool:
+        return self.sorry is not None and self.sorry.inhibit
 
     @property
     def service(self) -> str | None:
@@ -250,7 +277,7 @@ class ConfiguredVirtualServer:
 
     def real_server(self, address: str, port: int) -> ConfiguredRealServer | None:
         for rs in self.real_servers:
-            if rs.address == address and rs.port == port:
+            if rs.ip == address and rs.port == port:
                 return rs
         return None
 
@@ -262,6 +289,8 @@ class TrackFile:
     name: str
     path: str | None
     weight: int = 1
+
+    _json_extras = {"file": "path"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +306,8 @@ class KeepalivedConf:
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[ConfiguredVirtualServer, ...] = ()
     track_files: tuple[TrackFile, ...] = ()
-    # (keyword path, count) of every keyword lvsmon does not use, sorted by path
-    skipped_keywords: tuple[tuple[str, int], ...] = ()
+    # keyword path -> count, of every keyword lvsmon does not use, sorted by path
+    skipped_keywords: FrozenDict[str, int] = EMPTY
     # FILE:LINE: what keepalived would correct or ignore (as it does), in file order
     warnings: tuple[str, ...] = field(default=())
 
@@ -330,206 +359,5 @@ class KeepalivedConf:
 
     @property
     def skipped_total(self) -> int:
-        return sum(count for _, count in self.skipped_keywords)
+        return sum(self.skipped_keywords.values())
 
-    def to_json(self) -> dict:
-        return _config_json(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> KeepalivedConf:
-        return _config_from_json(obj)
-
-
-# -- JSON ------------------------------------------------------------------------
-
-
-def _config_json(config: KeepalivedConf) -> dict:
-    return {
-        "source": config.source,
-        "config_id": config.config_id,
-        "files": list(config.files),
-        "router_id": config.router_id,
-        "vrrp_instances": [_instance_json(i) for i in config.vrrp_instances],
-        "vrrp_sync_groups": [
-            {"name": g.name, "instances": list(g.instances)} for g in config.vrrp_sync_groups
-        ],
-        "virtual_servers": [_virtual_server_json(vs) for vs in config.virtual_servers],
-        "virtual_server_groups": [
-            {"name": g.name, "members": [_member_json(m) for m in g.members]}
-            for g in config.virtual_server_groups
-        ],
-        "track_files": [
-            {"name": t.name, "file": t.path, "weight": t.weight} for t in config.track_files
-        ],
-        "skipped_keywords": dict(config.skipped_keywords),
-        "warnings": list(config.warnings),
-    }
-
-
-def _instance_json(i: VrrpInstance) -> dict:
-    return {
-        "name": i.name,
-        "interface": i.interface,
-        "vrid": i.vrid,
-        "state": i.state,
-        "priority": i.priority,
-        "advert_int": i.advert_interval_seconds,
-        "version": i.version,
-        "family": i.family,
-        "auth_type": i.auth_type,
-        "auth_pass_digest": i.auth_pass_digest,
-        "unicast_src_ip": i.unicast_src_ip,
-        "unicast_peers": list(i.unicast_peers),
-        "vips": [
-            {"address": v.address, "prefix_length": v.prefix_length, "interface": v.interface}
-            for v in i.vips
-        ],
-        "nopreempt": i.nopreempt,
-        "track_scripts": [{"name": t.name, "weight": t.weight} for t in i.track_scripts],
-        "where": i.where,
-    }
-
-
-def _virtual_server_json(vs: ConfiguredVirtualServer) -> dict:
-    sorry = vs.sorry_server
-    return {
-        "service": vs.service,
-        "group": vs.group,
-        "protocol": vs.protocol,
-        "family": vs.family,
-        "scheduler": vs.scheduler,
-        "method": vs.method,
-        "persistence_timeout": vs.persistence_timeout_seconds,
-        "persistence_prefix_length": vs.persistence_prefix_length,
-        "quorum": vs.quorum,
-        "hysteresis": vs.hysteresis,
-        "inhibit_on_failure": vs.inhibit_on_failure,
-        "sorry_server": None if sorry is None else sorry.endpoint,
-        "sorry_server_method": None if sorry is None else sorry.method,
-        "sorry_server_inhibit": False if sorry is None else sorry.inhibit,
-        "real_servers": [_real_server_json(rs) for rs in vs.real_servers],
-        "where": vs.where,
-    }
-
-
-def _real_server_json(rs: ConfiguredRealServer) -> dict:
-    return {
-        "address": rs.endpoint,
-        "weight": rs.weight,
-        "method": rs.method,
-        "inhibit_on_failure": rs.inhibit_on_failure,
-        "upper_threshold": rs.upper_threshold,
-        "lower_threshold": rs.lower_threshold,
-        "checkers": [
-            {
-                "kind": c.kind,
-                "connect_ip": c.connect_ip,
-                "connect_port": c.connect_port,
-                "track_file": c.track_file,
-            }
-            for c in rs.checkers
-        ],
-        "where": rs.where,
-    }
-
-
-def _member_json(m: GroupMember) -> dict:
-    return {
-        "first_address": m.first_address,
-        "last_address": m.last_address,
-        "port": m.port,
-        "fwmark": m.fwmark,
-        "family": m.family,
-    }
-
-
-def _config_from_json(obj: dict) -> KeepalivedConf:
-    return KeepalivedConf(
-        source=obj["source"],
-        config_id=obj["config_id"],
-        files=tuple(obj["files"]),
-        router_id=obj["router_id"],
-        vrrp_instances=tuple(_instance_from_json(i) for i in obj["vrrp_instances"]),
-        vrrp_sync_groups=tuple(
-            VrrpSyncGroup(g["name"], tuple(g["instances"])) for g in obj["vrrp_sync_groups"]
-        ),
-        virtual_server_groups=tuple(
-            VirtualServerGroup(g["name"], tuple(GroupMember(**m) for m in g["members"]))
-            for g in obj["virtual_server_groups"]
-        ),
-        virtual_servers=tuple(_virtual_server_from_json(vs) for vs in obj["virtual_servers"]),
-        track_files=tuple(
-            TrackFile(t["name"], t["file"], t["weight"]) for t in obj["track_files"]
-        ),
-        skipped_keywords=tuple(sorted(obj["skipped_keywords"].items())),
-        warnings=tuple(obj["warnings"]),
-    )
-
-
-def _instance_from_json(i: dict) -> VrrpInstance:
-    return VrrpInstance(
-        name=i["name"],
-        vrid=i["vrid"],
-        state=i["state"],
-        priority=i["priority"],
-        advert_interval_centiseconds=round(i["advert_int"] * 100),
-        version=i["version"],
-        family=i["family"],
-        interface=i["interface"],
-        auth_type=i["auth_type"],
-        auth_pass_digest=i["auth_pass_digest"],
-        unicast_src_ip=i["unicast_src_ip"],
-        unicast_peers=tuple(i["unicast_peers"]),
-        vips=tuple(Vip(v["address"], v["prefix_length"], v["interface"]) for v in i["vips"]),
-        nopreempt=i["nopreempt"],
-        track_scripts=tuple(TrackScript(t["name"], t["weight"]) for t in i["track_scripts"]),
-        where=i["where"],
-    )
-
-
-def _service_from_json(text: str, family: str | None) -> ServiceKey:
-    """The inverse of str(ServiceKey) (the model cannot use lvsmon.ipvs.parse_service: a source)."""
-    protocol, _, rest = text.partition(":")
-    if protocol in ("fwm", "fwm6"):
-        return ServiceKey("fwm", "inet6" if protocol == "fwm6" else "inet", fwmark=int(rest))
-    address, port = split_host_port(rest)
-    return ServiceKey(protocol, family, address, port)
-
-
-def _virtual_server_from_json(vs: dict) -> ConfiguredVirtualServer:
-    sorry = None
-    if vs["sorry_server"] is not None:
-        address, port = split_host_port(vs["sorry_server"])
-        sorry = SorryServer(address, port, vs["sorry_server_method"], vs["sorry_server_inhibit"])
-    real_servers = []
-    for rs in vs["real_servers"]:
-        address, port = split_host_port(rs["address"])
-        real_servers.append(
-            ConfiguredRealServer(
-                address=address,
-                port=port,
-                weight=rs["weight"],
-                method=rs["method"],
-                inhibit_on_failure=rs["inhibit_on_failure"],
-                upper_threshold=rs["upper_threshold"],
-                lower_threshold=rs["lower_threshold"],
-                checkers=tuple(Checker(**c) for c in rs["checkers"]),
-                where=rs["where"],
-            )
-        )
-    return ConfiguredVirtualServer(
-        scheduler=vs["scheduler"],
-        method=vs["method"],
-        key=None if vs["service"] is None else _service_from_json(vs["service"], vs["family"]),
-        group=vs["group"],
-        protocol=vs["protocol"],
-        family=vs["family"],
-        persistence_timeout_seconds=vs["persistence_timeout"],
-        persistence_prefix_length=vs["persistence_prefix_length"],
-        quorum=vs["quorum"],
-        hysteresis=vs["hysteresis"],
-        inhibit_on_failure=vs["inhibit_on_failure"],
-        sorry_server=sorry,
-        real_servers=tuple(real_servers),
-        where=vs["where"],
-    )

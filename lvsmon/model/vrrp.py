@@ -82,6 +82,14 @@ DUPLICATE_OWNER = "duplicate_owner"  # two routers claim priority 255 (address o
 FLAPPING = "flapping"  # more master changes in the window than the threshold
 BAD_TTL = "bad_ttl"  # TTL / hop limit not 255
 BAD_CHECKSUM = "bad_checksum"  # checksum matches none of the known forms
+# Configured versus heard: what this node's keepalived.conf says (a VrrpExpectation) and a
+# router's adverts differ. The priority is judged for this node's own router only: a peer's
+# priority is in the peer's file.
+CONFIG_PRIORITY = "config_priority"  # not the configured priority (nor one track weights make)
+CONFIG_VIPS = "config_vips"
+CONFIG_INTERVAL = "config_interval"
+CONFIG_VERSION = "config_version"
+CONFIG_ANOMALIES = (CONFIG_PRIORITY, CONFIG_VIPS, CONFIG_INTERVAL, CONFIG_VERSION)
 
 ANOMALY_NAMES = (
     SPLIT_BRAIN,
@@ -96,7 +104,24 @@ ANOMALY_NAMES = (
     FLAPPING,
     BAD_TTL,
     BAD_CHECKSUM,
+    *CONFIG_ANOMALIES,
 )
+
+# The state of this node's own keepalived instance, as the wire shows it (SegmentView.own_state):
+#   master  this node's router advertises (a non-zero priority within its Master_Down_Interval);
+#   fault   its last advert was priority 0 and no other router has advertised since (it gave up
+#           mastership and nobody took over), or nobody has advertised for longer than this
+#           node's configured Master_Down_Interval (plus the no_master grace);
+#   backup  otherwise, once a router was heard: another router advertises while this node does
+#           not, or the last master went silent less than that long ago (this node waits to
+#           take over).
+# None: nothing heard yet, and not yet that long. A stopped keepalived whose peer took over
+# looks like a backup: a backup is silent in VRRP.
+OWN_MASTER, OWN_BACKUP, OWN_FAULT = "master", "backup", "fault"
+OWN_STATES = (OWN_MASTER, OWN_BACKUP, OWN_FAULT)
+
+# More track weights than this are judged as a range of priorities, not each sum.
+_TRACK_SUBSETS_LIMIT = 10
 
 
 def master_down_interval(advert_interval_seconds: float, priority: int) -> float:
@@ -107,6 +132,52 @@ def master_down_interval(advert_interval_seconds: float, priority: int) -> float
 def skew_time(advert_interval_seconds: float, priority: int) -> float:
     """RFC 5798 section 6.1: ((256 - priority) x Master_Adver_Interval) / 256."""
     return (256 - priority) * advert_interval_seconds / 256
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpExpectation:
+    """What this node's keepalived.conf configures for one VRID, handed to the observer.
+
+    The observer knows no files: the daemon derives these from the configuration
+    (lvsmon.keepalived.expect) and the observer compares the wire with them.
+    """
+
+    instance: str  # the vrrp_instance name
+    interface: str | None  # None: any interface (a unicast instance without one)
+    family: str  # "inet" / "inet6"
+    vrid: int
+    priority: int
+    advert_interval_centiseconds: int
+    version: int
+    vips: tuple[str, ...]  # the addresses, as adverts carry them
+    track_weights: tuple[int, ...] = ()  # vrrp_script weights that move the advertised priority
+    own_addresses: tuple[str, ...] = ()  # this node's: its adverts come from one of them
+
+    _json_extras = {"advert_interval": "advert_interval_seconds"}
+
+    @property
+    def advert_interval_seconds(self) -> float:
+        return self.advert_interval_centiseconds / 100
+
+    def allows_priority(self, priority: int) -> bool:
+        """Whether this node may advertise `priority`: the configured one, moved by any set of
+        its track weights (each script adds its weight while it counts), within 1..254 as
+        keepalived keeps it; an address owner (255) is never moved."""
+        if self.priority == 255 or not self.track_weights:
+            return priority == self.priority
+        weights = [w for w in self.track_weights if w]
+        if len(weights) > _TRACK_SUBSETS_LIMIT:
+            low = self.priority + sum(w for w in weights if w < 0)
+            high = self.priority + sum(w for w in weights if w > 0)
+            return _clamp(low) <= priority <= _clamp(high)
+        sums = {0}
+        for weight in weights:
+            sums |= {total + weight for total in sums}
+        return priority in {_clamp(self.priority + total) for total in sums}
+
+
+def _clamp(priority: int) -> int:
+    return min(max(priority, 1), 254)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +196,18 @@ class RouterSeen:
     first_seen: float
     last_seen: float
     advertising: bool  # sent a non-zero priority within its Master_Down_Interval
+    # The keepalived instance, when this router is this node (one of its own addresses).
+    keepalived_instance: str | None = None
 
     _json_extras = {"advert_interval": "advert_interval_seconds"}
 
     @property
     def advert_interval_seconds(self) -> float:
         return self.advert_interval_centiseconds / 100
+
+    @property
+    def this_node(self) -> bool:
+        return self.keepalived_instance is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +248,17 @@ class SegmentView:
     anomaly_history: tuple[Anomaly, ...]  # active ones and those that ended, oldest first
     events: tuple[SegmentEvent, ...]  # the most recent ones, oldest first
     taken_at: float
+    # What this node's keepalived.conf configures for the VRID, and its own instance's state
+    # (one of OWN_STATES; None: not known yet). None / None where nothing is configured.
+    configured: VrrpExpectation | None = None
+    own_state: str | None = None
 
-    _json_extras = {"anomalies": "anomaly_names"}
+    _json_extras = {"anomalies": "anomaly_names", "keepalived_instance": "keepalived_instance"}
+
+    @property
+    def keepalived_instance(self) -> str | None:
+        """The vrrp_instance of this node's keepalived.conf the VRID belongs to."""
+        return None if self.configured is None else self.configured.instance
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -237,6 +323,12 @@ INITIALIZE, BACKUP, MASTER, FAULT = "INITIALIZE", "BACKUP", "MASTER", "FAULT"
 STATES = (INITIALIZE, BACKUP, MASTER, FAULT)
 
 
+# Why an instance became master, in RFC 6527's words (vrrpv3StatisticsNewMasterReason):
+# the address owner starts as master; a backup takes over when the master fell silent,
+# or when it preempts a master of lower priority.
+MASTER_REASONS = ("priority", "preempted", "master_no_response")
+
+
 @dataclass(frozen=True, slots=True)
 class StateEvent:
     time: float  # wall clock
@@ -244,6 +336,7 @@ class StateEvent:
     new: str
     reason: str
     priority: int
+    master_reason: str | None = None  # one of MASTER_REASONS when new is MASTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +368,20 @@ class InstanceSnapshot:
     transitions: int = 0  # state changes since start (events keeps only the latest)
     adverts_sent: int = 0
     adverts_received: int = 0  # accepted for this instance
+    # Configuration the standard MIBs show (keepalived's words where it has them).
+    preempt_delay_seconds: float = 0.0
+    auth_type: str = "none"  # VRRPv2: "none" or "simple" (a password); VRRPv3: "none"
+    unicast_peers: tuple[str, ...] = ()  # empty: multicast (224.0.0.18 / ff02::12)
+    vmac_interface: str | None = None  # the macvlan holding the VIPs (vmac = true)
+    notify: tuple[str, ...] = ()  # the notify hook's argv, empty when none
+    # Counters since the instance started (RFC 6527's vrrpv3StatisticsTable).
+    master_transitions: int = 0  # times it became master
+    new_master_reason: str | None = None  # MASTER_REASONS of the last time; None: never
+    priority_zero_sent: int = 0  # adverts with priority 0 (releasing mastership)
+    priority_zero_received: int = 0  # accepted adverts of priority 0
+    # The last advert refused as a protocol error: "bad_ttl", "version_mismatch" or
+    # "bad_checksum" (RFC 6527's ipTtlError, versionError, checksumError); None: none yet.
+    last_protocol_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

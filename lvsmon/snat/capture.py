@@ -21,18 +21,25 @@ import struct
 import time
 from collections.abc import Iterator
 
-from pyroute2.netlink import NETLINK_NETFILTER
-from pyroute2.netlink.nfnetlink import NFNLGRP_CONNTRACK_DESTROY, NFNLGRP_CONNTRACK_NEW
-
+from lvsmon import netlink
 from lvsmon.errors import PermissionDenied, SnatError
+from lvsmon.netlink import (
+    NETLINK_ADD_MEMBERSHIP,
+    NETLINK_BROADCAST_ERROR,
+    NETLINK_NETFILTER,
+    NFNLGRP_CONNTRACK_DESTROY,
+    NFNLGRP_CONNTRACK_NEW,
+    NFNLGRP_CONNTRACK_UPDATE,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    SOL_NETLINK,
+    Malformed,
+)
 from lvsmon.snat import ctnetlink
 from lvsmon.snat.ctnetlink import CtMessage
 
 log = logging.getLogger("lvsmon.snat")
 
-SOL_NETLINK = 270
-NETLINK_ADD_MEMBERSHIP = 1
-NETLINK_BROADCAST_ERROR = 4
 SO_RCVBUFFORCE = 33
 SO_MEMINFO = 55
 SK_MEMINFO_DROPS = 8  # index in the u32 array SO_MEMINFO returns
@@ -83,7 +90,7 @@ class EventSocket:
         self.sock.bind((0, 0))
         groups = [NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY]
         if update_events:
-            groups.append(2)  # NFNLGRP_CONNTRACK_UPDATE
+            groups.append(NFNLGRP_CONNTRACK_UPDATE)
         for group in groups:
             self.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
         if reliable:
@@ -108,7 +115,7 @@ class EventSocket:
         After an overflow, `dropped` tells how many events were lost in all."""
         found: list[CtMessage] = []
         overflows = 0
-        view = memoryview(self._buffer)
+        event_kind, decode = ctnetlink.event_kind, ctnetlink.decode_conntrack
         for _ in range(max_datagrams):
             try:
                 size = self.sock.recv_into(self._buffer)
@@ -121,15 +128,12 @@ class EventSocket:
                 raise SnatError(f"reading conntrack events failed: {exc}") from exc
             if size == 0:
                 break
-            data = view[:size]
             try:
-                for message in ctnetlink.split_datagram(data):
-                    kind = ctnetlink.event_kind(message)
-                    if kind is None:
-                        continue
-                    found.append(ctnetlink.decode_conntrack(data, message.start, message.end,
-                                                            kind))
-            except ctnetlink.DecodeError:
+                for kind, flags, _seq, start, end in netlink.messages(self._buffer, size):
+                    event = event_kind(kind, flags)
+                    if event is not None:
+                        found.append(decode(self._buffer, start, end, event))
+            except Malformed:
                 self.decode_errors += 1
         self.overflows += overflows
         self.messages += len(found)
@@ -154,31 +158,32 @@ def dump_table(receive_buffer_bytes: int = 8 << 20, timeout_seconds: float = 60.
         seq = int(time.monotonic_ns() & 0x7FFFFFFF) or 1
         sock.send(ctnetlink.dump_request(seq))
         buffer = bytearray(RECV_CHUNK_BYTES)
-        view = memoryview(buffer)
         while True:
             try:
                 size = sock.recv_into(buffer)
             except TimeoutError as exc:
                 raise SnatError(f"conntrack dump gave no answer in {timeout_seconds} s") from exc
-            data = view[:size]
-            for message in ctnetlink.split_datagram(data):
-                if message.seq != seq:
-                    continue
-                if ctnetlink.is_done(message):
-                    return
-                code = ctnetlink.error_code(data, message)
-                if code:
-                    if code == errno.EPERM:
-                        raise PermissionDenied("the kernel refused a conntrack dump",
-                                               "run with CAP_NET_ADMIN")
-                    raise SnatError(f"conntrack dump failed: {os.strerror(code)}")
-                if ctnetlink.event_kind(message) == "dump":
-                    try:
-                        decoded = ctnetlink.decode_conntrack(data, message.start, message.end,
-                                                             "dump")
-                    except ctnetlink.DecodeError as exc:
-                        log.warning("skipped a conntrack dump entry: %s", exc)
+            try:
+                for kind, flags, reply_seq, start, end in netlink.messages(buffer, size):
+                    if reply_seq != seq:
                         continue
-                    yield decoded
+                    if kind in (NLMSG_DONE, NLMSG_ERROR):
+                        code = netlink.error_code(buffer, start, end)
+                        if code == errno.EPERM:
+                            raise PermissionDenied("the kernel refused a conntrack dump",
+                                                   "run with CAP_NET_ADMIN")
+                        if code:
+                            raise SnatError(f"conntrack dump failed: {os.strerror(code)}")
+                        if kind == NLMSG_DONE:
+                            return
+                    elif ctnetlink.event_kind(kind, flags) == "dump":
+                        try:
+                            entry = ctnetlink.decode_conntrack(buffer, start, end, "dump")
+                        except Malformed as exc:
+                            log.warning("skipped a conntrack dump entry: %s", exc)
+                            continue
+                        yield entry  # before the next recv_into reuses the buffer
+            except Malformed as exc:
+                log.warning("skipped the rest of a conntrack dump datagram: %s", exc)
     finally:
         sock.close()

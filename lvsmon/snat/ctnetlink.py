@@ -1,24 +1,30 @@
 """The ctnetlink wire format: conntrack messages decoded into plain objects, fast.
 
-pyroute2 supplies the numbers (message types, multicast groups); the decoding here reads only
-the attributes an SNAT record needs, with struct, because an event stream of tens of thousands
-of messages per second leaves a few microseconds per message. tests/unit/test_snat_ctnetlink.py
-checks this decoder against pyroute2's own nfct_msg parser on real kernel messages.
+The netlink framing, attribute walking and numbers are lvsmon.netlink's; here are the
+conntrack attributes and what an SNAT record needs of them, read with struct, because an
+event stream of tens of thousands of messages per second leaves a few microseconds per
+message. tests/unit/test_snat_ctnetlink.py checks this decoder against pyroute2's own
+nfct_msg encoder and parser.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
 from typing import NamedTuple
 
-from pyroute2.netlink import NLM_F_CREATE, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
-from pyroute2.netlink.nfnetlink import NFNL_SUBSYS_CTNETLINK
-from pyroute2.netlink.nfnetlink.nfctsocket import (
+from lvsmon import netlink
+from lvsmon.netlink import (
     IPCTNL_MSG_CT_DELETE,
     IPCTNL_MSG_CT_GET,
     IPCTNL_MSG_CT_NEW,
+    NFNL_SUBSYS_CTNETLINK,
+    NLM_F_CREATE,
+    NLM_F_DUMP,
+    NLM_F_MULTI,
+    NLM_F_REQUEST,
+    Malformed,
+    path,
 )
 
 # Attribute numbers (include/uapi/linux/netfilter/nfnetlink_conntrack.h).
@@ -43,25 +49,10 @@ CTA_TIMESTAMP_START, CTA_TIMESTAMP_STOP = 1, 2
 MSG_NEW = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW
 MSG_DELETE = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE
 MSG_GET = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET
-NLM_F_MULTI = 0x2
 
-_NLMSGHDR = struct.Struct("=IHHII")
-_NLA = struct.Struct("=HH")
 _BE16 = struct.Struct(">H")
 _BE32 = struct.Struct(">I")
 _BE64 = struct.Struct(">Q")
-_NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
-
-PROTOCOL_NAMES = {
-    socket.IPPROTO_TCP: "tcp",
-    socket.IPPROTO_UDP: "udp",
-    socket.IPPROTO_ICMP: "icmp",
-    socket.IPPROTO_ICMPV6: "icmpv6",
-    132: "sctp",
-    136: "udplite",
-    33: "dccp",
-    47: "gre",
-}
 
 
 class Tuple(NamedTuple):
@@ -101,62 +92,14 @@ class CtMessage(NamedTuple):
                 or self.reply.destination_port != self.original.source_port)
 
 
-class DecodeError(ValueError):
-    """A ctnetlink message did not have the expected shape."""
-
-
-# Nested attributes we descend into, by path; everything else is read as a leaf or skipped.
-_NESTED_TOP = {CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY,
-               CTA_TIMESTAMP}
-_TUPLES = {CTA_TUPLE_ORIG, CTA_TUPLE_REPLY}  # their attributes nest once more
+# Attributes with children: the tuples nest twice (CTA_TUPLE_IP -> CTA_IP_V4_SRC ...).
+_TUPLES = frozenset({CTA_TUPLE_ORIG, CTA_TUPLE_REPLY})
+_NESTED = _TUPLES | {CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY, CTA_TIMESTAMP}
 
 
 def flat_attributes(data, start: int, end: int) -> dict[int, tuple[int, int]]:
-    """Every attribute, keyed by its path (top << 16 | middle << 8 | leaf), as the span
-    (payload start, payload end). Three explicit levels, no recursion: this is the hot path."""
-    found: dict[int, tuple[int, int]] = {}
-    unpack = _NLA.unpack_from
-    offset = start
-    while offset + 4 <= end:
-        length, kind = unpack(data, offset)
-        stop = offset + length
-        if length < 4 or stop > end:
-            raise DecodeError(f"attribute at byte {offset} has bad length {length}")
-        kind &= _NLA_TYPE_MASK
-        if kind in _NESTED_TOP:
-            base = kind << 16
-            in_tuple = kind in _TUPLES
-            inner = offset + 4
-            while inner + 4 <= stop:
-                inner_length, inner_kind = unpack(data, inner)
-                inner_stop = inner + inner_length
-                if inner_length < 4 or inner_stop > stop:
-                    raise DecodeError(f"attribute at byte {inner} has bad length {inner_length}")
-                middle = base | (inner_kind & _NLA_TYPE_MASK) << 8
-                if in_tuple:
-                    leaf = inner + 4
-                    while leaf + 4 <= inner_stop:
-                        leaf_length, leaf_kind = unpack(data, leaf)
-                        if leaf_length < 4 or leaf + leaf_length > inner_stop:
-                            raise DecodeError(f"attribute at byte {leaf} has bad length "
-                                              f"{leaf_length}")
-                        found[middle | (leaf_kind & _NLA_TYPE_MASK)] = (leaf + 4,
-                                                                         leaf + leaf_length)
-                        leaf += (leaf_length + 3) & ~3
-                else:
-                    found[middle] = (inner + 4, inner_stop)
-                inner += (inner_length + 3) & ~3
-        else:
-            found[kind << 16] = (offset + 4, stop)
-        offset += (length + 3) & ~3
-    return found
-
-
-def _path(*parts: int) -> int:
-    value = 0
-    for level, part in enumerate(parts):
-        value |= part << (16 - 8 * level)
-    return value
+    """Every attribute of a conntrack message body, keyed by its lvsmon.netlink.path."""
+    return netlink.attribute_spans(data, start, end, _NESTED, _TUPLES)
 
 
 class _TuplePaths(NamedTuple):
@@ -173,22 +116,22 @@ class _TuplePaths(NamedTuple):
 
 def _tuple_paths(top: int) -> _TuplePaths:
     return _TuplePaths(
-        _path(top, CTA_TUPLE_IP, CTA_IP_V4_SRC), _path(top, CTA_TUPLE_IP, CTA_IP_V4_DST),
-        _path(top, CTA_TUPLE_IP, CTA_IP_V6_SRC), _path(top, CTA_TUPLE_IP, CTA_IP_V6_DST),
-        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_NUM), _path(top, CTA_TUPLE_PROTO, CTA_PROTO_SRC_PORT),
-        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_DST_PORT),
-        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_ICMP_ID),
-        _path(top, CTA_TUPLE_PROTO, CTA_PROTO_ICMPV6_ID))
+        path(top, CTA_TUPLE_IP, CTA_IP_V4_SRC), path(top, CTA_TUPLE_IP, CTA_IP_V4_DST),
+        path(top, CTA_TUPLE_IP, CTA_IP_V6_SRC), path(top, CTA_TUPLE_IP, CTA_IP_V6_DST),
+        path(top, CTA_TUPLE_PROTO, CTA_PROTO_NUM), path(top, CTA_TUPLE_PROTO, CTA_PROTO_SRC_PORT),
+        path(top, CTA_TUPLE_PROTO, CTA_PROTO_DST_PORT),
+        path(top, CTA_TUPLE_PROTO, CTA_PROTO_ICMP_ID),
+        path(top, CTA_TUPLE_PROTO, CTA_PROTO_ICMPV6_ID))
 
 
 _ORIG_PATHS = _tuple_paths(CTA_TUPLE_ORIG)
 _REPLY_PATHS = _tuple_paths(CTA_TUPLE_REPLY)
-_P_STATUS, _P_MARK, _P_ID, _P_ZONE = (_path(CTA_STATUS), _path(CTA_MARK), _path(CTA_ID),
-                                      _path(CTA_ZONE))
-_P_START = _path(CTA_TIMESTAMP, CTA_TIMESTAMP_START)
-_P_STOP = _path(CTA_TIMESTAMP, CTA_TIMESTAMP_STOP)
+_P_STATUS, _P_MARK, _P_ID, _P_ZONE = (path(CTA_STATUS), path(CTA_MARK), path(CTA_ID),
+                                      path(CTA_ZONE))
+_P_START = path(CTA_TIMESTAMP, CTA_TIMESTAMP_START)
+_P_STOP = path(CTA_TIMESTAMP, CTA_TIMESTAMP_STOP)
 _P_COUNTERS = tuple(
-    (_path(top, wide), _path(top, narrow))
+    (path(top, wide), path(top, narrow))
     for top in (CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY)
     for wide, narrow in ((CTA_COUNTERS_PACKETS, CTA_COUNTERS32_PACKETS),
                          (CTA_COUNTERS_BYTES, CTA_COUNTERS32_BYTES)))
@@ -201,7 +144,7 @@ def _tuple(data, attrs: dict, paths: _TuplePaths) -> Tuple:
     else:
         family, src, dst = socket.AF_INET6, attrs.get(paths.v6_src), attrs.get(paths.v6_dst)
     if src is None or dst is None:
-        raise DecodeError("tuple without source or destination address")
+        raise Malformed("tuple without source or destination address")
     number = attrs.get(paths.number)
     sport = attrs.get(paths.sport)
     dport = attrs.get(paths.dport)
@@ -228,11 +171,13 @@ def _be(data, span: tuple[int, int] | None) -> int | None:
         return _BE32.unpack_from(data, span[0])[0]
     if size == 2:
         return _BE16.unpack_from(data, span[0])[0]
-    raise DecodeError(f"integer attribute of {size} bytes")
+    raise Malformed(f"integer attribute of {size} bytes")
 
 
 def decode_conntrack(data, start: int, end: int, kind: str) -> CtMessage:
     """Decode one ctnetlink conntrack message body (after the netlink header)."""
+    if end - start < 4:
+        raise Malformed(f"conntrack message body of {end - start} bytes, no nfgenmsg header")
     attrs = flat_attributes(data, start + 4, end)  # after struct nfgenmsg
     get = attrs.get
     counters = [_be(data, get(wide) or get(narrow)) for wide, narrow in _P_COUNTERS]
@@ -251,56 +196,19 @@ def decode_conntrack(data, start: int, end: int, kind: str) -> CtMessage:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class NetlinkMessage:
-    """A netlink message header and where its body is in the datagram."""
-
-    type: int
-    flags: int
-    seq: int
-    start: int  # body start
-    end: int
-
-
-def split_datagram(data) -> list[NetlinkMessage]:
-    """The netlink messages in one received datagram."""
-    found = []
-    offset = 0
-    total = len(data)
-    while offset + _NLMSGHDR.size <= total:
-        length, kind, flags, seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-        if length < _NLMSGHDR.size or offset + length > total:
-            raise DecodeError(f"netlink message at byte {offset} has bad length {length}")
-        found.append(NetlinkMessage(kind, flags, seq, offset + _NLMSGHDR.size, offset + length))
-        offset += (length + 3) & ~3
-    return found
-
-
-def event_kind(message: NetlinkMessage) -> str | None:
-    """"new", "update", "destroy", "dump" for conntrack messages; None for anything else."""
-    if message.type == MSG_DELETE:
+def event_kind(kind: int, flags: int) -> str | None:
+    """"new", "update", "destroy", "dump" for a conntrack message of this type and these
+    flags; None for anything else."""
+    if kind == MSG_DELETE:
         return "destroy"
-    if message.type == MSG_NEW:
-        if message.flags & NLM_F_MULTI:
+    if kind == MSG_NEW:
+        if flags & NLM_F_MULTI:
             return "dump"
-        return "new" if message.flags & NLM_F_CREATE else "update"
+        return "new" if flags & NLM_F_CREATE else "update"
     return None
-
-
-def is_done(message: NetlinkMessage) -> bool:
-    return message.type == NLMSG_DONE
-
-
-def error_code(data, message: NetlinkMessage) -> int | None:
-    """The (positive) errno of an NLMSG_ERROR message, 0 for an ack, None for other types."""
-    if message.type != NLMSG_ERROR:
-        return None
-    return -struct.unpack_from("=i", data, message.start)[0]
 
 
 def dump_request(seq: int, family: int = socket.AF_UNSPEC) -> bytes:
     """IPCTNL_MSG_CT_GET with NLM_F_DUMP: the whole table (AF_UNSPEC: every family)."""
-    body = struct.pack("=BBH", family, 0, 0)  # nfgenmsg: family, version 0, res_id
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), MSG_GET,
-                            NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    return header + body
+    body = netlink.NFGENMSG.pack(family, netlink.NFNETLINK_V0, 0)
+    return netlink.message(MSG_GET, NLM_F_REQUEST | NLM_F_DUMP, seq, body)

@@ -7,11 +7,8 @@ from dataclasses import replace
 
 from lvsmon.model import SnatConnection
 from lvsmon.model.codec import to_json
-from lvsmon.snat.ctnetlink import PROTOCOL_NAMES, CtMessage
-
-
-def protocol_name(number: int) -> str:
-    return PROTOCOL_NAMES.get(number, str(number))
+from lvsmon.netlink import protocol_name
+from lvsmon.snat.ctnetlink import CtMessage
 
 
 def to_record(message: CtMessage, *, node: str, seen_ns: int,

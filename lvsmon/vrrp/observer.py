@@ -8,6 +8,10 @@ Runs on the caller's asyncio loop and never blocks it: sockets are non-blocking 
 read from ``loop.add_reader`` callbacks; a periodic tick lets timeouts (no_master,
 the end of split brain) happen without adverts. Decoding is lvsmon.vrrp.codec,
 detection lvsmon.vrrp.segment; this module only moves bytes between them.
+
+``update_expectations`` hands it what this node's keepalived.conf configures (from the
+daemon: the observer reads no file); a configured VRID on an observed interface gets its
+view at once, heard or not, so that a silent instance shows.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Callable
 from lvsmon.errors import VrrpError
 from lvsmon.model import Advert
 from lvsmon.model.frozen import FrozenDict
-from lvsmon.model.vrrp import ObserverSnapshot
+from lvsmon.model.vrrp import ObserverSnapshot, VrrpExpectation
 from lvsmon.vrrp import codec, sockets
 from lvsmon.vrrp.segment import Segment, Settings
 from lvsmon.vrrp.stats import DecodeStats
@@ -48,6 +52,7 @@ class Observer:
         # Also watch what this host sends: the raw IP sockets never hear the local router.
         self.own_adverts = own_adverts
         self.segments: dict[tuple[str, str, int], Segment] = {}
+        self.expectations: tuple[VrrpExpectation, ...] = ()
         self.stats = {ifname: DecodeStats() for ifname in self.interfaces}
         self.warnings: list[str] = []
         self._sockets: list[socket.socket] = []
@@ -169,13 +174,38 @@ class Observer:
         for segment in self.segments.values():
             segment.settings = settings
 
-    def feed(self, ifname: str, advert: Advert, now: float) -> None:
-        """Hand one decoded advert to its segment (also how tests replay captures)."""
-        key = (ifname, advert.family, advert.vrid)
+    def update_expectations(self, expectations: tuple[VrrpExpectation, ...]) -> None:
+        """What this node's configuration says of each VRID (a start or a reload); history is
+        kept. Views made only for an expectation go when it goes."""
+        self.expectations = tuple(expectations)
+        now = self.clock()
+        for key, segment in list(self.segments.items()):
+            expectation = self._expectation_for(*key)
+            if expectation is None and not segment.heard:
+                del self.segments[key]
+                continue
+            segment.expect(expectation, now)
+        for expectation in self.expectations:
+            if expectation.interface in self.interfaces and expectation.family in self.families:
+                self._segment((expectation.interface, expectation.family, expectation.vrid), now)
+
+    def _expectation_for(self, ifname: str, family: str, vrid: int) -> VrrpExpectation | None:
+        for expectation in self.expectations:
+            if ((expectation.family, expectation.vrid) == (family, vrid)
+                    and expectation.interface in (ifname, None)):
+                return expectation
+        return None
+
+    def _segment(self, key: tuple[str, str, int], now: float) -> Segment:
         segment = self.segments.get(key)
         if segment is None:
             segment = self.segments[key] = Segment(*key, settings=self.settings)
-        segment.advert(advert, now)
+            segment.expect(self._expectation_for(*key), now)
+        return segment
+
+    def feed(self, ifname: str, advert: Advert, now: float) -> None:
+        """Hand one decoded advert to its segment (also how tests replay captures)."""
+        self._segment((ifname, advert.family, advert.vrid), now).advert(advert, now)
 
     async def _tick_forever(self) -> None:
         while True:

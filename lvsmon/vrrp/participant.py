@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MAX_READS_PER_WAKEUP = 64
 REANNOUNCE_SECONDS = 1.0  # a second GARP / NA round: neighbours ignore a first one inside locktime
 EVENTS_KEPT = 100
+# Refusals RFC 6527 reports as the last protocol error (vrrpv3StatisticsProtoErrReason).
+PROTOCOL_ERRORS = ("bad_ttl", "version_mismatch", "bad_checksum")
 STOP_SECONDS = 5.0
 
 
@@ -59,6 +61,11 @@ class Instance:
         self.transitions = 0
         self.adverts_sent = 0
         self.adverts_received = 0
+        self.master_transitions = 0
+        self.new_master_reason: str | None = None
+        self.priority_zero_sent = 0
+        self.priority_zero_received = 0
+        self.last_protocol_error: str | None = None
         self.trackers = [Tracker(track, self._track_changed) for track in config.tracks]
         self._wake = asyncio.Event()
         self._address_jobs: asyncio.Queue = asyncio.Queue()
@@ -182,6 +189,16 @@ class Instance:
             transitions=self.transitions,
             adverts_sent=self.adverts_sent,
             adverts_received=self.adverts_received,
+            preempt_delay_seconds=self.config.preempt_delay,
+            auth_type="simple" if self.config.auth_pass else "none",
+            unicast_peers=self.config.unicast_peers,
+            vmac_interface=self.vip_interface if self.config.vmac else None,
+            notify=self.config.notify,
+            master_transitions=self.master_transitions,
+            new_master_reason=self.new_master_reason,
+            priority_zero_sent=self.priority_zero_sent,
+            priority_zero_received=self.priority_zero_received,
+            last_protocol_error=self.last_protocol_error,
         )
 
     # -- the machine's actions --
@@ -215,6 +232,8 @@ class Instance:
             try:
                 self.send_sock.send(message, destination)
                 self.adverts_sent += 1
+                if priority == 0:
+                    self.priority_zero_sent += 1
             except VrrpError as err:
                 log.warning("instance %s: %s", self.config.name, err)
 
@@ -222,7 +241,11 @@ class Instance:
         now = self.wall()
         self.since = now
         self.transitions += 1
-        self.events.append(StateEvent(now, change.old, change.new, change.reason, change.priority))
+        if change.new == sm.MASTER:
+            self.master_transitions += 1
+            self.new_master_reason = change.master_reason
+        self.events.append(StateEvent(now, change.old, change.new, change.reason, change.priority,
+                                      change.master_reason))
         del self.events[:-EVENTS_KEPT]
         log.info(
             "instance %s: %s -> %s (%s), priority %d",
@@ -329,8 +352,12 @@ class Instance:
             if reason:
                 if reason != "own":
                     self.dropped[reason] += 1
+                if reason in PROTOCOL_ERRORS:
+                    self.last_protocol_error = reason
                 continue
             self.adverts_received += 1
+            if advert.priority == 0:
+                self.priority_zero_received += 1
             heard = sm.Heard(advert.source, advert.priority, advert.advert_interval_seconds)
             self._apply(self.machine.advert(self.clock(), heard))
 

@@ -18,6 +18,12 @@ than two of them were still advertising.
 No master: after a master was seen, silence for longer than the slowest backup
 (priority 1) would wait before taking over, plus a grace for timer jitter; a
 backup that takes over in time never causes it.
+
+Configured versus heard: ``Segment.expect`` hands it what this node's keepalived.conf
+says of the VRID (a VrrpExpectation, from the daemon). Each router heard is then held
+against it (config_vips, config_interval, config_version; config_priority for this
+node's own router, allowing its track weights), and this node's own instance gets a
+state from its adverts and the others' (lvsmon.model.vrrp.OWN_STATES says how).
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ from dataclasses import dataclass
 
 from lvsmon.model import Advert
 from lvsmon.model import vrrp as view
-from lvsmon.model.vrrp import Anomaly, RouterSeen, SegmentEvent, SegmentView, master_down_interval
+from lvsmon.model.vrrp import (
+    Anomaly,
+    RouterSeen,
+    SegmentEvent,
+    SegmentView,
+    VrrpExpectation,
+    master_down_interval,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +96,7 @@ class _Router:
     def advertising(self, now: float) -> bool:
         return self.priority > 0 and now - self.last_seen <= self.down_interval
 
-    def snapshot(self, now: float) -> RouterSeen:
+    def snapshot(self, now: float, instance: str | None = None) -> RouterSeen:
         return RouterSeen(
             address=self.address,
             version=self.version,
@@ -97,6 +110,7 @@ class _Router:
             first_seen=self.first_seen,
             last_seen=self.last_seen,
             advertising=self.advertising(now),
+            keepalived_instance=instance,
         )
 
 
@@ -110,6 +124,14 @@ class _OpenAnomaly:
 
 def _address_key(address: str) -> int:
     return int(ipaddress.ip_address(address.partition("%")[0]))
+
+
+def _plain(address: str) -> str:
+    """An address without its %scope, normalised, for comparing."""
+    try:
+        return str(ipaddress.ip_address(address.partition("%")[0]))
+    except ValueError:
+        return address
 
 
 class Segment:
@@ -129,6 +151,10 @@ class Segment:
         self._open: dict[tuple[str, str], _OpenAnomaly] = {}
         self._ended: deque[Anomaly] = deque(maxlen=self.settings.ended_anomalies_kept)
         self._events: deque[SegmentEvent] = deque(maxlen=self.settings.event_log_length)
+        self._expected: VrrpExpectation | None = None
+        self._expected_since = 0.0
+        self._own: frozenset[str] = frozenset()  # this node's addresses, plain
+        self._own_state: str | None = None
 
     # -- input ------------------------------------------------------------------
 
@@ -158,11 +184,34 @@ class Segment:
             router.run_start = now
         self._last_advert_at = now
         self._per_advert_checks(advert, now)
+        self._check_configured(router, now)
         self._evaluate(now)
 
     def tick(self, now: float) -> None:
         """Let time pass: ends advertising runs, starts no_master, ends time-bound anomalies."""
         self._evaluate(now)
+
+    def expect(self, expectation: VrrpExpectation | None, now: float) -> None:
+        """What this node's configuration says of this VRID (None: nothing); judged at once."""
+        if expectation == self._expected:
+            return
+        if self._expected is None or expectation is None or (
+                expectation.instance != self._expected.instance):
+            self._expected_since = now
+        self._expected = expectation
+        own = expectation.own_addresses if expectation is not None else ()
+        self._own = frozenset(_plain(address) for address in own)
+        for router in self._routers.values():
+            self._check_configured(router, now)
+        self._evaluate(now)
+
+    @property
+    def heard(self) -> bool:
+        return bool(self._routers)
+
+    @property
+    def expected(self) -> VrrpExpectation | None:
+        return self._expected
 
     # -- output -----------------------------------------------------------------
 
@@ -170,6 +219,7 @@ class Segment:
         routers = sorted(self._routers.values(), key=lambda r: _address_key(r.address))
         anomalies = list(self._ended) + [item.snapshot() for item in self._open.values()]
         anomalies.sort(key=lambda anomaly: anomaly.start)
+        instance = self._expected.instance if self._expected is not None else None
         return SegmentView(
             interface=self.interface,
             family=self.family,
@@ -177,11 +227,14 @@ class Segment:
             master=self._master,
             master_since=self._master_since,
             master_changes=self._master_changes,
-            routers=tuple(router.snapshot(now) for router in routers),
+            routers=tuple(router.snapshot(now, instance if self._is_own(router) else None)
+                          for router in routers),
             anomaly_history=tuple(anomalies),
             # Anomalies are logged at their start, which may lie in the past.
             events=tuple(sorted(self._events, key=lambda event: event.at)),
             taken_at=now,
+            configured=self._expected,
+            own_state=self._own_state,
         )
 
     @property
@@ -221,6 +274,7 @@ class Segment:
         self._check_mismatches(now)
         self._check_flapping(now)
         self._forget_stale_per_router(now)
+        self._follow_own_state(now)
 
     def _follow_master(self, advertising: list[_Router], now: float) -> None:
         best = max(advertising, key=lambda r: (r.priority, _address_key(r.address)), default=None)
@@ -393,12 +447,79 @@ class Segment:
 
     def _forget_stale_per_router(self, now: float) -> None:
         for name, subject in list(self._open):
-            if name in (view.BAD_TTL, view.BAD_CHECKSUM):
+            if name in _PER_ROUTER:
                 router = self._routers.get(subject)
                 if router is None:  # pushed out by _make_room
                     self._stop(name, subject, now)
                 elif now - router.last_seen > self.settings.forget_after_seconds:
                     self._stop(name, subject, router.last_seen)
+
+    # -- configured versus heard -----------------------------------------------------
+
+    def _is_own(self, router: _Router) -> bool:
+        return bool(self._own) and _plain(router.address) in self._own
+
+    def _check_configured(self, router: _Router, now: float) -> None:
+        """Hold one router's latest advert against the configuration."""
+        expected, source = self._expected, router.address
+        if expected is None:
+            for name in view.CONFIG_ANOMALIES:
+                self._stop(name, source, now)
+            return
+        vips = frozenset(router.vips)
+        wanted = frozenset(expected.vips)
+        checks = (
+            (view.CONFIG_VIPS, vips != wanted,
+             f"configured {_vip_set(wanted)}, heard {_vip_set(vips)} from {source}"),
+            (view.CONFIG_INTERVAL, router.interval_cs != expected.advert_interval_centiseconds,
+             f"configured {expected.advert_interval_seconds:g} s, heard "
+             f"{router.interval_cs / 100:g} s from {source}"),
+            (view.CONFIG_VERSION, router.version != expected.version,
+             f"configured VRRPv{expected.version}, heard VRRPv{router.version} from {source}"),
+            # Priority 0 is a release, not a priority; a peer's priority is not in this file.
+            (view.CONFIG_PRIORITY, self._is_own(router) and router.priority > 0
+             and not expected.allows_priority(router.priority),
+             f"configured {expected.priority}{_tracks(expected)}, heard {router.priority} "
+             f"from {source}"),
+        )
+        for name, differs, detail in checks:
+            if differs:
+                self._start(name, source, now, (source,), detail)
+                self._open[(name, source)].detail = detail  # the latest figures
+            else:
+                self._stop(name, source, now)
+
+    def _follow_own_state(self, now: float) -> None:
+        state = self._judge_own_state(now)
+        if state == self._own_state:
+            return
+        if self._expected is not None:
+            self._log(now, "own_state", f"{self._expected.instance} (this node): "
+                                        f"{self._own_state or 'unknown'} -> {state or 'unknown'}")
+        self._own_state = state
+
+    def _judge_own_state(self, now: float) -> str | None:
+        """lvsmon.model.vrrp.OWN_STATES defines the states this follows."""
+        expected = self._expected
+        if expected is None:
+            return None
+        own = max((r for r in self._routers.values() if self._is_own(r)),
+                  key=lambda r: r.last_seen, default=None)
+        if own is not None and own.advertising(now):
+            return view.OWN_MASTER
+        others = [r for r in self._routers.values() if r is not own and not self._is_own(r)]
+        if own is not None and own.priority == 0 and not any(
+                r.priority > 0 and r.last_seen > own.last_seen for r in others):
+            return view.OWN_FAULT  # it gave up mastership and nobody took over
+        if any(r.advertising(now) for r in others):
+            return view.OWN_BACKUP
+        heard = [r.last_seen for r in self._routers.values() if r.priority > 0]
+        interval = expected.advert_interval_seconds
+        wait = (master_down_interval(interval, max(expected.priority, 1))
+                + self.settings.no_master_grace_intervals * interval)
+        if now - max([self._expected_since, *heard]) > wait:
+            return view.OWN_FAULT
+        return view.OWN_BACKUP if heard else None
 
     # -- bookkeeping --------------------------------------------------------------
 
@@ -432,6 +553,21 @@ def _describe_auth(auth: object) -> str:
         # Never show the password: only enough to tell two apart.
         return f"auth simple (password #{zlib.crc32(data) & 0xFFFF:04x})"
     return f"auth {auth_type}"
+
+
+# Anomalies about one router (the subject is its address): they end when it falls silent.
+_PER_ROUTER = (view.BAD_TTL, view.BAD_CHECKSUM, *view.CONFIG_ANOMALIES)
+
+
+def _vip_set(vips: frozenset[str]) -> str:
+    return "{" + ", ".join(sorted(vips, key=_address_key)) + "}"
+
+
+def _tracks(expected: VrrpExpectation) -> str:
+    weights = [w for w in expected.track_weights if w]
+    if not weights or expected.priority == 255:
+        return ""
+    return " (track weights " + " ".join(f"{w:+d}" for w in weights) + ")"
 
 
 def _split_detail(routers: tuple[str, ...]) -> str:

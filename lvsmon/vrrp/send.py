@@ -20,11 +20,17 @@ import ipaddress
 import socket
 import struct
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from lvsmon.errors import PermissionDenied, VrrpError
 from lvsmon.vrrp import sockets
+
+
+def _iproute():
+    """A pyroute2 IPRoute socket. pyroute2 is imported only where the kernel is read or
+    changed: it costs ~140 ms to import, which the CLI and anything that only imports this
+    module need not pay."""
+    from pyroute2 import IPRoute
+
+    return IPRoute()
 
 IP_PKTINFO = 8  # linux/in.h; Python's socket module lacks it
 IFA_F_SECONDARY = 0x01
@@ -114,9 +120,11 @@ def create_vmac(base: str, vrid: int) -> dict[tuple[str, str], str]:
     macvlan get arp_ignore = 1 (answer only for addresses of the receiving interface).
     Returns the base's old sysctl values, for ``delete_vmac`` to restore.
     """
+    from pyroute2.netlink.exceptions import NetlinkError
+
     name = vmac_name(vrid)
     base_index = sockets.interface_index(base)
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         for index in ipr.link_lookup(ifname=name):
             ipr.link("del", index=index)  # a leftover of a killed run
         try:
@@ -140,7 +148,7 @@ def create_vmac(base: str, vrid: int) -> dict[tuple[str, str], str]:
 
 
 def delete_vmac(vrid: int, saved: dict[tuple[str, str], str]) -> None:
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         for index in ipr.link_lookup(ifname=vmac_name(vrid)):
             ipr.link("del", index=index)
     for (ifname, key), value in saved.items():
@@ -164,7 +172,7 @@ def primary_address(ifname: str, family: str, exclude: tuple[str, ...] = ()) -> 
     """The address adverts come from: first primary IPv4 address, or IPv6 link-local."""
     index = sockets.interface_index(ifname)
     skip = {address.split("/")[0] for address in exclude}
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         entries = ipr.get_addr(index=index, family=_af(family))
     for entry in entries:
         address = entry.get_attr("IFA_ADDRESS")
@@ -189,7 +197,7 @@ def _split(vip: str) -> tuple[str, int]:
 
 def add_addresses(ifname: str, vips: tuple[str, ...]) -> None:
     index = sockets.interface_index(ifname)
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         for vip in vips:
             address, prefix = _split(vip)
             # IPv6: no duplicate address detection, the address must work at once.
@@ -209,7 +217,7 @@ def add_addresses(ifname: str, vips: tuple[str, ...]) -> None:
 
 def remove_addresses(ifname: str, vips: tuple[str, ...]) -> None:
     index = sockets.interface_index(ifname)
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         for vip in vips:
             address, prefix = _split(vip)
             _netlink(
@@ -225,6 +233,8 @@ def remove_addresses(ifname: str, vips: tuple[str, ...]) -> None:
 
 
 def _netlink(call, command, vip, ifname, ignore, **fields) -> None:
+    from pyroute2.netlink.exceptions import NetlinkError  # loaded already by _iproute()
+
     try:
         call(command, **fields)
     except NetlinkError as err:

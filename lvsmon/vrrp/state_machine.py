@@ -77,6 +77,7 @@ class StateChange:
     new: str
     reason: str
     priority: int
+    master_reason: str | None = None  # lvsmon.model.vrrp.MASTER_REASONS, when new is MASTER
 
 
 Action = SendAdvert | AddAddresses | RemoveAddresses | StateChange
@@ -100,6 +101,9 @@ class StateMachine:
         self.adver_timer: float | None = None
         self.master_down_timer: float | None = None
         self.started_at: float | None = None
+        # A Backup ignoring a lower-priority master (to preempt it) since the last advert
+        # it accepted: when its timer then expires, it took over by preemption.
+        self.preempting = False
         self._address_key = _address_key(params.address)
 
     # -- derived values (section 6.1) --
@@ -126,11 +130,12 @@ class StateMachine:
             return []
         self.started_at = now
         if self.priority == OWNER_PRIORITY:
-            return self._become_master(now, "address owner (priority 255)")
+            return self._become_master(now, "address owner (priority 255)", "priority")
         self.master_adver_interval = self.params.advert_interval
         self.master_down_timer = now + self.master_down_interval
         self.adver_timer = None
         self.master = None
+        self.preempting = False
         return [self._change(BACKUP, "startup")]
 
     def stop(self, now: float, *, fault: bool = False) -> list[Action]:
@@ -162,7 +167,12 @@ class StateMachine:
     def tick(self, now: float) -> list[Action]:
         if self.state == BACKUP and self.master_down_timer is not None:
             if now >= self.master_down_timer:
-                return self._become_master(now, "master down interval expired")
+                if self.preempting:
+                    return self._become_master(
+                        now, f"preempting the lower-priority master {self.master}",
+                        "preempted")
+                return self._become_master(now, "master down interval expired",
+                                           "master_no_response")
         elif self.state == MASTER and self.adver_timer is not None and now >= self.adver_timer:
             self.adver_timer = now + self.params.advert_interval
             return [SendAdvert(self.priority)]
@@ -180,14 +190,18 @@ class StateMachine:
     def _backup_heard(self, now: float, heard: Heard) -> list[Action]:
         if heard.priority == 0:
             self.master = None
+            self.preempting = False
             self.master_down_timer = now + self.skew_time
             return []
         if not self._may_preempt(now) or heard.priority >= self.priority:
             if self.params.learn_master_interval:
                 self.master_adver_interval = heard.advert_interval
             self.master = heard.source
+            self.preempting = False
             self.master_down_timer = now + self.master_down_interval
-        # Otherwise a lower-priority master: ignore it, our Master_Down_Timer preempts.
+        else:  # a lower-priority master: ignore it, our Master_Down_Timer preempts
+            self.master = heard.source
+            self.preempting = True
         return []
 
     def _may_preempt(self, now: float) -> bool:
@@ -216,12 +230,14 @@ class StateMachine:
 
     # -- helpers --
 
-    def _become_master(self, now: float, reason: str) -> list[Action]:
+    def _become_master(self, now: float, reason: str, master_reason: str) -> list[Action]:
         self.master_down_timer = None
         self.adver_timer = now + self.params.advert_interval
         self.master = self.params.address
-        return [SendAdvert(self.priority), AddAddresses(), self._change(MASTER, reason)]
+        self.preempting = False
+        return [SendAdvert(self.priority), AddAddresses(),
+                self._change(MASTER, reason, master_reason)]
 
-    def _change(self, new: str, reason: str) -> StateChange:
+    def _change(self, new: str, reason: str, master_reason: str | None = None) -> StateChange:
         old, self.state = self.state, new
-        return StateChange(old, new, reason, self.priority)
+        return StateChange(old, new, reason, self.priority, master_reason)

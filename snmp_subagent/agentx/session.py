@@ -336,6 +336,7 @@ class Subagent:
         self._stopping = False
         self._notifications: set[asyncio.Task] = set()
         self._outage = _OutageLog(str(settings.address))
+        self.last_problem: str | None = "not connected yet"
 
     # -- the lead's API -------------------------------------------------------
 
@@ -416,6 +417,7 @@ class Subagent:
         return {
             "master": str(self.settings.address),
             "connected": self.connected,
+            "last_problem": self.last_problem,
             "served_subtrees": [str(subtree) for subtree in self._served],
             "refused_subtrees": {str(subtree): why for subtree, why in self._refused.items()},
             "index_size": len(self._index),
@@ -447,9 +449,11 @@ class Subagent:
             if connection is not None:
                 connection.end(getattr(exc, "kind", "open_failed"), str(exc))
             self._drop_session()
-            self._outage.down(_describe(exc))
+            self.last_problem = _describe(exc)
+            self._outage.down(self.last_problem)
             await self._pause(backoff.next())
             return
+        self.last_problem = None
         self.counters.sessions_opened += 1
         if self.counters.sessions_opened > 1:
             self.counters.reconnects += 1
@@ -459,6 +463,7 @@ class Subagent:
         started = time.monotonic()
         lost = await self._serve(connection)
         self._drop_session()
+        self.last_problem = str(lost)
         self.counters.session_ends[lost.kind] += 1
         if self._stopping:
             return

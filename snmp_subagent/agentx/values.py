@@ -70,14 +70,14 @@ OCTET_STRING_SIZE = _bounds(rfc1902.OctetString)
 IP_ADDRESS_SIZE = _bounds(rfc1902.IpAddress)
 OPAQUE_SIZE = OCTET_STRING_SIZE  # pysnmp leaves Opaque open; an octet string in practice
 
-_INT_RANGES = {
+INT_RANGES = {
     ValueType.INTEGER: INTEGER32_RANGE,
     ValueType.COUNTER32: COUNTER32_RANGE,
     ValueType.GAUGE32: GAUGE32_RANGE,
     ValueType.TIME_TICKS: TIME_TICKS_RANGE,
     ValueType.COUNTER64: COUNTER64_RANGE,
 }
-_BYTES_SIZES = {
+BYTES_SIZES = {
     ValueType.OCTET_STRING: OCTET_STRING_SIZE,
     ValueType.IP_ADDRESS: IP_ADDRESS_SIZE,
     ValueType.OPAQUE: OPAQUE_SIZE,
@@ -96,25 +96,16 @@ class Value:
     data: int | bytes | Oid | None = None
 
     def __post_init__(self) -> None:
-        kind, data = self.type, self.data
-        if kind in _INT_RANGES:
-            low, high = _INT_RANGES[kind]
-            if type(data) is not int or not low <= data <= high:
-                raise SnmpValueError(f"{kind.name} value {data!r} outside {low}..{high}")
-        elif kind in _BYTES_SIZES:
-            low, high = _BYTES_SIZES[kind]
-            if type(data) is not bytes or not low <= len(data) <= high:
-                size = len(data) if isinstance(data, bytes) else type(data).__name__
-                raise SnmpValueError(f"{kind.name} of {size} bytes (allowed {low}..{high})")
-        elif kind is ValueType.OBJECT_IDENTIFIER:
-            if type(data) is not tuple:
-                raise SnmpValueError(f"OBJECT_IDENTIFIER value must be a tuple, not {data!r}")
-            check_oid(data)
-        elif kind in _EMPTY:
-            if data is not None:
-                raise SnmpValueError(f"{kind.name} carries no data, got {data!r}")
-        else:  # pragma: no cover - ValueType is closed
-            raise SnmpValueError(f"unknown value type {kind!r}")
+        check_data(self.type, self.data)
+
+    @classmethod
+    def checked(cls, kind: ValueType, data) -> Value:
+        """A Value of data that check_data() accepted already (no second check: for
+        indexes that check a whole table at once and make Values only when asked)."""
+        value = object.__new__(cls)
+        object.__setattr__(value, "type", kind)
+        object.__setattr__(value, "data", data)
+        return value
 
     # -- constructors ---------------------------------------------------------
 
@@ -180,7 +171,7 @@ class Value:
         kind = _BY_TAG.get(getattr(value, "tagSet", None))
         if kind is None or not value.isValue:
             raise SnmpValueError(f"no AgentX type for {type(value).__name__} {value!r}")
-        if kind in _INT_RANGES:
+        if kind in INT_RANGES:
             return cls(kind, int(value))
         if kind is ValueType.OBJECT_IDENTIFIER:
             return cls(kind, tuple(int(part) for part in value))
@@ -217,6 +208,29 @@ class Value:
         if self.data is None:
             return self.type.name
         return f"{self.type.name}: {self.data!r}"
+
+
+def check_data(kind: ValueType, data) -> None:
+    """Raise SnmpValueError unless `data` fits the SNMP type `kind` (see the module
+    docstring for the limits)."""
+    if kind in INT_RANGES:
+        low, high = INT_RANGES[kind]
+        if type(data) is not int or not low <= data <= high:
+            raise SnmpValueError(f"{kind.name} value {data!r} outside {low}..{high}")
+    elif kind in BYTES_SIZES:
+        low, high = BYTES_SIZES[kind]
+        if type(data) is not bytes or not low <= len(data) <= high:
+            size = len(data) if isinstance(data, bytes) else type(data).__name__
+            raise SnmpValueError(f"{kind.name} of {size} bytes (allowed {low}..{high})")
+    elif kind is ValueType.OBJECT_IDENTIFIER:
+        if type(data) is not tuple:
+            raise SnmpValueError(f"OBJECT_IDENTIFIER value must be a tuple, not {data!r}")
+        check_oid(data)
+    elif kind in _EMPTY:
+        if data is not None:
+            raise SnmpValueError(f"{kind.name} carries no data, got {data!r}")
+    else:  # pragma: no cover - ValueType is closed
+        raise SnmpValueError(f"unknown value type {kind!r}")
 
 
 def _as_int(number: int) -> int:

@@ -22,6 +22,7 @@ keepalived's agent (keepalived/vrrp/vrrp_snmp.c, keepalived/check/check_snmp.c):
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 
 from lvsmon.model.daemon import DaemonState
@@ -123,18 +124,36 @@ def _instance_rows(row: int, instance: InstanceSnapshot) -> Iterator[Row]:
     yield column(11, "Integer32", 2)  # notTracked: lvsmon follows track commands only
     yield column(12, "Unsigned32", interval // 100 if instance.version == 2 else interval)
     yield column(13, "Integer32", 1 if instance.preempt else 2)  # preempt / noPreempt
+    yield column(14, "Unsigned32", int(instance.preempt_delay_seconds))
+    yield column(15, "Integer32", auth_type(instance))
     if instance.version == 3:
-        yield column(15, "Integer32", 0)  # none: VRRPv3 has no authentication
         yield column(27, "Integer32", TRUE)  # accept: the VIPs are ordinary addresses
     yield column(20, "Integer32", 2)  # smtpAlert disabled: lvsmon sends no mail
+    yield column(21, "Integer32", 1 if instance.notify else 2)  # notifyExec enabled / disabled
+    if instance.notify:
+        yield column(26, "OctetString", text(shlex.join(instance.notify)))
     yield column(28, "Integer32", FALSE)  # promote_secondaries left alone
     yield column(29, "Integer32", FALSE)  # no link polling
     yield column(30, "Integer32", instance.version)
     yield column(33, "Integer32", FALSE)  # no "deleted" notification
+    if not instance.unicast_peers:  # keepalived leaves both out for unicast instances
+        yield column(34, "Integer32", inet_type(instance.family))
+        yield column(35, "OctetString", octets(MULTICAST[instance.family]))
+
+
+def auth_type(instance: InstanceSnapshot) -> int:
+    """vrrpInstanceAuthType: password(1) for a VRRPv2 instance with a password, else none(0)."""
+    return 1 if instance.version == 2 and instance.auth_type == "simple" else 0
+
+
+def vip_interface(instance: InstanceSnapshot) -> str:
+    """Where the instance's VIPs live: its interface, or the macvlan of vmac = true."""
+    return instance.vmac_interface or instance.interface
 
 
 def _address_rows(row: int, instance: InstanceSnapshot, if_index: IfIndex) -> Iterator[Row]:
-    ifindex = if_index(instance.interface)
+    interface = vip_interface(instance)
+    ifindex = if_index(interface)
     for number, vip in enumerate(instance.vips, 1):
         def column(col: int, kind: str, value: object, number: int = number) -> Row:
             return VRRP_ADDRESS_ENTRY + (col, row, number), kind, value
@@ -148,7 +167,7 @@ def _address_rows(row: int, instance: InstanceSnapshot, if_index: IfIndex) -> It
         yield column(6, "Integer32", 14)  # global(14): the kernel's default scope
         if ifindex is not None:
             yield column(7, "Integer32", ifindex)
-        yield column(8, "OctetString", text(instance.interface))
+        yield column(8, "OctetString", text(interface))
         yield column(10, "Integer32", 1 if instance.state == MASTER else 2)  # set / unset
         yield column(11, "Integer32", 1)  # advertised: every lvsmon VIP is in the adverts
 

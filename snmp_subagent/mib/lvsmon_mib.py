@@ -83,13 +83,29 @@ def active_anomalies(view: SegmentView) -> tuple[Anomaly, ...]:
 def rows(state: DaemonState, if_index: IfIndex, base: Oid = DEFAULT_BASE) -> Iterator[Row]:
     """Every LVSMON-MIB object lvsmon serves for this state."""
     layout = Layout(base)
+    yield from status_rows(state, layout)
+    yield from segments_rows(state, if_index, layout)
+    yield from snat_source_rows(state, layout)
+
+
+def status_rows(state: DaemonState, layout: Layout) -> Iterator[Row]:
+    """The daemon's scalars and the source table."""
     yield from daemon_rows(state, layout)
     yield from source_rows(state, layout)
-    if state.vrrp.available:
-        for view in state.vrrp.snapshot.segments:
-            index = segment_index(view, if_index)
-            if index is not None:
-                yield from segment_rows(view, index, layout)
+
+
+def segments_rows(state: DaemonState, if_index: IfIndex, layout: Layout) -> Iterator[Row]:
+    """The observer's segments, routers and active anomalies (none unless it is available)."""
+    if not state.vrrp.available:
+        return
+    for view in state.vrrp.snapshot.segments:
+        index = segment_index(view, if_index)
+        if index is not None:
+            yield from segment_rows(view, index, layout)
+
+
+def snat_source_rows(state: DaemonState, layout: Layout) -> Iterator[Row]:
+    """The SNAT recorder's scalars, while its status is available."""
     if state.snat.available:
         yield from snat_rows(state.snat.snapshot, layout)
 

@@ -77,11 +77,10 @@ def participant_notifications(old: DaemonState, new: DaemonState, *, if_index: I
                 (ka.VRRP_INSTANCE_ENTRY + (5, row), "Integer32", ka.initial_state(instance)),
                 *_router_id(router_id)))
             if event.new == MASTER and index is not None and instance.source is not None:
-                reason = (v3.PRIORITY if event.reason.startswith("address owner")
-                          else v3.MASTER_NO_RESPONSE)  # fmt: skip
                 yield Notification("vrrpv3NewMaster", v3.NEW_MASTER, (
                     (v3.OPERATIONS_ENTRY + (3, *index), "OctetString", octets(instance.source)),
-                    (v3.STATISTICS_ENTRY + (2, *index), "Integer32", reason)))
+                    (v3.STATISTICS_ENTRY + (2, *index), "Integer32",
+                     v3.event_master_reason(event))))
         if previous is not None and index is not None:
             yield from _proto_errors(previous, instance, index)
 
@@ -101,11 +100,14 @@ def real_server_notifications(old: DaemonState, new: DaemonState, *,
                               router_id: str | None = None) -> Iterator[Notification]:
     if not (old.ipvs.available and new.ipvs.available):
         return
+    changed = _changed_services(old.ipvs.snapshot.services, new.ipvs.snapshot.services)
+    if not changed:  # the usual case, found without sorting anything: no notification
+        return
     old_services = {service.key: (row, service) for row, service in
                     enumerate(ka.services(old), 1)}  # fmt: skip
     new_services = {service.key: (row, service) for row, service in
                     enumerate(ka.services(new), 1)}  # fmt: skip
-    for key in sorted(old_services.keys() | new_services.keys(), key=str):
+    for key in sorted(changed, key=str):
         old_row, old_service = old_services.get(key, (None, None))
         new_row, new_service = new_services.get(key, (None, None))
         before = _numbered(old_service)
@@ -119,6 +121,19 @@ def real_server_notifications(old: DaemonState, new: DaemonState, *,
                     yield _real_server_note(service_row, service, now, True, router_id)
             elif was is not None:
                 yield _real_server_note(service_row, service, was, False, router_id)
+
+
+def _changed_services(old: tuple[VirtualService, ...], new: tuple[VirtualService, ...]
+                      ) -> set:
+    """Keys of the services whose real servers came, went or crossed weight 0: one pass
+    over both tables (an IPVS read of 10,000 real servers must not hold up the loop)."""
+    def alive(services) -> dict:
+        return {service.key: {(rs.address, rs.port): rs.weight > 0
+                              for rs in service.real_servers} for service in services}
+
+    before, after = alive(old), alive(new)
+    return {key for key in before.keys() | after.keys()
+            if before.get(key, {}) != after.get(key, {})}  # fmt: skip
 
 
 def _numbered(service: VirtualService | None) -> dict[tuple, tuple[int, RealServer]]:

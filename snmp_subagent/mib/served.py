@@ -27,7 +27,7 @@ from lvsmon_snmp.mib import lvsmon_mib, mapping, notifications
 from lvsmon_snmp.mib.encode import Oid
 
 T0 = 1_790_000_000.0  # 2026-09-21, a fixed clock for every sample time
-INTERFACES = {"eth0": 2, "eth1": 3}
+INTERFACES = {"eth0": 2, "eth1": 3, "vrrp.51": 4}
 
 
 def if_index(name: str) -> int | None:
@@ -40,11 +40,17 @@ def _instance(**changes) -> InstanceSnapshot:
         priority=150, base_priority=150, source="10.0.0.11", master="10.0.0.11",
         since=T0 + 4,
         events=(StateEvent(T0 + 1, "INITIALIZE", "BACKUP", "startup", 150),
-                StateEvent(T0 + 4, "BACKUP", "MASTER", "master down interval expired", 150)),
+                StateEvent(T0 + 4, "BACKUP", "MASTER", "preempting the lower-priority master "
+                           "10.0.0.13", 150, "preempted")),
         tracks=(), dropped=FrozenDict({"bad_ttl": 2, "bad_checksum": 1, "version_mismatch": 3,
-                                       "interval_mismatch": 0}),
+                                       "interval_mismatch": 0, "bad_type": 4, "truncated": 1,
+                                       "bad_length": 2}),
         vips=("10.0.0.100/24", "10.0.0.101/24"), advert_interval_centiseconds=100,
         preempt=True, transitions=2, adverts_sent=40, adverts_received=7,
+        preempt_delay_seconds=5.5, vmac_interface="vrrp.51",
+        notify=("/usr/local/bin/vrrp-notify", "--from lvsmon"), master_transitions=1,
+        new_master_reason="preempted", priority_zero_sent=1, priority_zero_received=2,
+        last_protocol_error="bad_checksum",
     )  # fmt: skip
     return dataclasses.replace(base, **changes)
 
@@ -55,13 +61,18 @@ def participant() -> ParticipantSnapshot:
         _instance(name="legacy", vrid=52, version=2, state="BACKUP", master="10.0.0.12",
                   priority=100, base_priority=100, vips=("10.0.0.102/24",),
                   events=(StateEvent(T0 + 1, "INITIALIZE", "BACKUP", "startup", 100),),
-                  transitions=1),
+                  transitions=1, auth_type="simple", unicast_peers=("10.0.0.12",),
+                  preempt_delay_seconds=0.0, vmac_interface=None, notify=(),
+                  master_transitions=0, new_master_reason=None, priority_zero_sent=0,
+                  priority_zero_received=0, last_protocol_error=None),
         _instance(name="v6", interface="eth1", family="inet6", vrid=53, priority=255,
                   base_priority=255, source="fe80::11", master="fe80::11",
                   vips=("fd00::100/64",), preempt=False,
                   events=(StateEvent(T0 + 1, "INITIALIZE", "MASTER",
-                                     "address owner (priority 255)", 255),),
-                  transitions=1),
+                                     "address owner (priority 255)", 255, "priority"),),
+                  transitions=1, preempt_delay_seconds=0.0, vmac_interface=None, notify=(),
+                  new_master_reason="priority", priority_zero_sent=0,
+                  priority_zero_received=0, last_protocol_error=None),
     ))  # fmt: skip
 
 
@@ -131,9 +142,11 @@ def later_state() -> DaemonState:
     now = state()
     instances = now.participant.snapshot.instances
     legacy = dataclasses.replace(
-        instances[1], state="MASTER", transitions=2,
+        instances[1], state="MASTER", transitions=2, master_transitions=1,
+        new_master_reason="master_no_response",
         events=(*instances[1].events,
-                StateEvent(T0 + 12, "BACKUP", "MASTER", "master down interval expired", 100)),
+                StateEvent(T0 + 12, "BACKUP", "MASTER", "master down interval expired", 100,
+                           "master_no_response")),
         dropped=FrozenDict({"bad_ttl": 1}))  # fmt: skip
     participant_now = ParticipantSnapshot(T0 + 12, (instances[0], legacy, instances[2]))
     table = now.ipvs.snapshot

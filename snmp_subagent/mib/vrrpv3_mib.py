@@ -13,7 +13,9 @@ router's own primary address while it is master; Priority is the configured one;
 UpTime counts from the instance's start (leaving Initialize) while it is backup or
 master, and is 0 otherwise. Where lvsmon and keepalived differ, lvsmon follows the RFC:
 the associated address index carries its length (InetAddress is not IMPLIED), where
-keepalived puts the bare octets.
+keepalived puts the bare octets; VirtualMacAddr is the RFC's 00-00-5E-00-01-{VRID},
+served only for an instance with vmac = true (without it lvsmon's adverts leave from
+the interface's own MAC, which keepalived then shows instead).
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lvsmon.model.daemon import DaemonState
-from lvsmon.model.vrrp import BACKUP, FAULT, INITIALIZE, MASTER, InstanceSnapshot
+from lvsmon.model.vrrp import (
+    BACKUP,
+    FAULT,
+    INITIALIZE,
+    MASTER,
+    MASTER_REASONS,
+    InstanceSnapshot,
+    StateEvent,
+)
 from lvsmon_snmp.mib.encode import TRUE, IfIndex, Oid, Row, inet_type, octets, string_index, truth
 from lvsmon_snmp.mib.keepalived_mib import participant_instances
 
@@ -36,10 +46,16 @@ PROTO_ERROR = VRRPV3 + (0, 2)
 STATUS = {INITIALIZE: 1, BACKUP: 2, MASTER: 3, FAULT: 1}  # initialize, backup, master
 ACTIVE = 1  # RowStatus
 
-# vrrpv3StatisticsNewMasterReason
+# vrrpv3StatisticsNewMasterReason <- lvsmon.model.vrrp.MASTER_REASONS
 NOT_MASTER, PRIORITY, PREEMPTED, MASTER_NO_RESPONSE = 0, 1, 2, 3
-# vrrpv3StatisticsProtoErrReason <- the participant's drop reasons
+NEW_MASTER_REASONS = dict(zip(MASTER_REASONS, (PRIORITY, PREEMPTED, MASTER_NO_RESPONSE),
+                              strict=True))
+# vrrpv3StatisticsProtoErrReason <- the participant's drop reasons (noError(0): none yet)
+NO_ERROR = 0
 PROTO_ERRORS = {"bad_ttl": 1, "version_mismatch": 2, "bad_checksum": 3}
+# The participant's drop reasons behind the other error counters.
+INVALID_TYPE = ("bad_type",)
+PACKET_LENGTH = ("truncated", "bad_length")
 
 
 def instance_index(instance: InstanceSnapshot, if_index: IfIndex) -> Oid | None:
@@ -65,24 +81,21 @@ def master_address(instance: InstanceSnapshot) -> str | None:
     return instance.source if instance.state == MASTER else instance.master
 
 
-def master_transitions(instance: InstanceSnapshot) -> int | None:
-    """Times the instance became master; None once older events were dropped."""
-    if instance.transitions != len(instance.events):
-        return None
-    return sum(1 for event in instance.events if event.new == MASTER)
+def new_master_reason(instance: InstanceSnapshot) -> int:
+    """Why the instance last became master (notMaster(0) while it never was): the address
+    owner by its priority, a backup by preempting a lower-priority master or because the
+    master fell silent (or released with priority 0)."""
+    return NEW_MASTER_REASONS.get(instance.new_master_reason, NOT_MASTER)
 
 
-def new_master_reason(instance: InstanceSnapshot) -> int | None:
-    """Why the instance last became master, from the state machine's words; None unknown.
+def event_master_reason(event: StateEvent) -> int:
+    """The reason of one change to master, as vrrpv3NewMaster carries it."""
+    return NEW_MASTER_REASONS.get(event.master_reason, MASTER_NO_RESPONSE)
 
-    The address owner starts as master (priority); every other way in is the Master_Down
-    timer expiring (masterNoResponse). lvsmon's machine does not tell a preemption of a
-    lower-priority master apart from a silent one, so preempted(2) is never given.
-    """
-    for event in reversed(instance.events):
-        if event.new == MASTER:
-            return PRIORITY if event.reason.startswith("address owner") else MASTER_NO_RESPONSE
-    return NOT_MASTER if instance.transitions == len(instance.events) else None
+
+def virtual_mac(vrid: int) -> bytes:
+    """RFC 5798 section 7.3: the IPv4 virtual router MAC 00-00-5E-00-01-{VRID}."""
+    return bytes((0, 0, 0x5E, 0, 1, vrid))
 
 
 def up_time(instance: InstanceSnapshot, now: float) -> int | None:
@@ -121,6 +134,8 @@ def _operations(index: Oid, instance: InstanceSnapshot, now: float) -> Iterator[
         yield column(3, "OctetString", octets(master))
     if instance.source is not None:
         yield column(4, "OctetString", octets(instance.source))
+    if instance.vmac_interface is not None and instance.family == "inet":
+        yield column(5, "OctetString", virtual_mac(instance.vrid))
     yield column(6, "Integer32", STATUS[instance.state])
     yield column(7, "Unsigned32", instance.base_priority)
     yield column(8, "Integer32", len(instance.vips))
@@ -137,13 +152,15 @@ def _statistics(index: Oid, instance: InstanceSnapshot) -> Iterator[Row]:
     def column(number: int, kind: str, value: object) -> Row:
         return STATISTICS_ENTRY + (number, *index), kind, value
 
-    transitions = master_transitions(instance)
-    if transitions is not None:
-        yield column(1, "Counter32", transitions)
-    reason = new_master_reason(instance)
-    if reason is not None:
-        yield column(2, "Integer32", reason)
+    dropped = instance.dropped
+    yield column(1, "Counter32", instance.master_transitions & 0xFFFFFFFF)
+    yield column(2, "Integer32", new_master_reason(instance))
     yield column(3, "Counter64", instance.adverts_received)
     # VRRPv3 learns the master's interval (RFC 5798 6.4.2): only VRRPv2 counts mismatches.
-    yield column(4, "Counter64", instance.dropped.get("interval_mismatch", 0))
-    yield column(5, "Counter64", instance.dropped.get("bad_ttl", 0))
+    yield column(4, "Counter64", dropped.get("interval_mismatch", 0))
+    yield column(5, "Counter64", dropped.get("bad_ttl", 0))
+    yield column(6, "Integer32", PROTO_ERRORS.get(instance.last_protocol_error, NO_ERROR))
+    yield column(7, "Counter64", instance.priority_zero_received)
+    yield column(8, "Counter64", instance.priority_zero_sent)
+    yield column(9, "Counter64", sum(dropped.get(reason, 0) for reason in INVALID_TYPE))
+    yield column(11, "Counter64", sum(dropped.get(reason, 0) for reason in PACKET_LENGTH))

@@ -27,3 +27,8 @@ def block_vrrp(namespace, *sources: str) -> None:
 
 def unblock_vrrp(namespace) -> None:
     namespace.run(["nft", "delete", "table", "inet", TABLE])
+
+
+def link_local(namespace, ifname: str = "eth0") -> str:
+    """The namespace's IPv6 link-local address on ifname: the source of its VRRPv3 IPv6 adverts."""
+    return next(a.split("/")[0] for a in namespace.addresses(ifname) if a.startswith("fe80:"))

@@ -365,11 +365,11 @@ def expected_check(config) -> list[dict]:
             "inhibit": vs.inhibit_on_failure,
             "persistence": vs.persistence_timeout_seconds,
             "family": vs.family,
-            "sorry": (vs.sorry_server.address, vs.sorry_server.port) if vs.sorry_server else None,
-            "sorry_method": vs.sorry_server.method if vs.sorry_server else None,
-            "sorry_inhibit": vs.sorry_server.inhibit if vs.sorry_server else False,
+            "sorry": (vs.sorry.address, vs.sorry.port) if vs.sorry else None,
+            "sorry_method": vs.sorry.method if vs.sorry else None,
+            "sorry_inhibit": vs.sorry.inhibit if vs.sorry else False,
             "real_servers": [
-                {"address": rs.address, "port": rs.port, "weight": rs.weight,
+                {"address": rs.ip, "port": rs.port, "weight": rs.weight,
                  "method": rs.method, "inhibit": rs.inhibit_on_failure,
                  "checkers": sorted((c.kind, _dest(rs, c)) for c in rs.checkers)}
                 for rs in vs.real_servers
@@ -393,7 +393,7 @@ def _dest(rs, checker) -> str | None:
     if checker.kind in NO_CONNECTION:
         return None
     port = rs.port if checker.connect_port is None else checker.connect_port
-    return f"[{checker.connect_ip or rs.address}]:{port}"
+    return f"[{checker.connect_ip or rs.ip}]:{port}"
 
 
 def comparable_check(servers: list[dict]) -> list[dict]:

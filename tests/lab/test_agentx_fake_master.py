@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 import time
 
 import pytest
@@ -21,142 +20,33 @@ from lvsmon_snmp.agentx import codec, session
 from lvsmon_snmp.agentx.codec import (
     CloseReason,
     ErrorCode,
-    Framer,
     SearchRange,
     VarBind,
-    encode,
 )
 from lvsmon_snmp.agentx.index import OidIndex
 from lvsmon_snmp.agentx.oids import SNMP_TRAP_OID_0
 from lvsmon_snmp.agentx.session import Subagent, Subtree
 from lvsmon_snmp.agentx.settings import AgentxSettings
 from lvsmon_snmp.agentx.values import END_OF_MIB_VIEW, NO_SUCH_INSTANCE, Value
+from tests.lab.agentx_fake_master import (
+    HOSTILE,
+    PROTOCOL,
+    SESSION,
+    FakeMaster,
+    Heartbeat,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 
 BASE = (1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 7)
 OTHER = (1, 3, 6, 1, 4, 1, 9586, 100, 5)  # where keepalived's agent lives
-SESSION = 4242
-WAIT = 10.0  # generous: the machine may be busy
 
 
 def sample_index() -> OidIndex:
     return OidIndex([(BASE + (1, 0), Value.octet_string("one")),
                      (BASE + (2, 0), Value.counter64(2)),
                      (OTHER + (1, 0), Value.integer32(3))])
-
-
-class FakeConnection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
-        self.framer = Framer()
-        self.packet_id = 1000
-
-    async def read(self, timeout: float = WAIT):
-        """The next PDU from the subagent, or None at EOF."""
-        deadline = time.monotonic() + timeout
-        while (pdu := self.framer.next_pdu()) is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the subagent sent nothing")
-            data = await asyncio.wait_for(self.reader.read(65536), left)
-            if not data:
-                return None
-            self.framer.feed(data)
-        return pdu
-
-    def send(self, pdu_or_bytes, network_byte_order: bool = True) -> None:
-        data = pdu_or_bytes if isinstance(pdu_or_bytes, bytes | bytearray) else encode(
-            pdu_or_bytes, network_byte_order=network_byte_order)
-        self.writer.write(data)
-
-    async def ask(self, pdu, network_byte_order: bool = True):
-        self.send(pdu, network_byte_order)
-        answer = await self.read()
-        assert isinstance(answer, codec.Response), answer
-        assert (answer.session_id, answer.packet_id) == (pdu.session_id, pdu.packet_id)
-        return answer
-
-    def next_id(self) -> int:
-        self.packet_id += 1
-        return self.packet_id
-
-    async def handshake(self, refuse: dict | None = None) -> list[codec.Register]:
-        """Answer Open with SESSION and each Register with noError or refuse[subtree]."""
-        opened = await self.read()
-        assert isinstance(opened, codec.Open), opened
-        self.send(codec.Response(session_id=SESSION, packet_id=opened.packet_id))
-        registers = []
-        while len(registers) < self.expected_registers:
-            register = await self.read()
-            assert isinstance(register, codec.Register), register
-            assert register.session_id == SESSION and register.priority == 127
-            registers.append(register)
-            error = (refuse or {}).get(register.subtree, ErrorCode.NO_ERROR)
-            self.send(codec.Response(session_id=SESSION, packet_id=register.packet_id,
-                                     error=error))
-        return registers
-
-    async def expect_close(self, reason: CloseReason) -> None:
-        """The subagent sends Close with `reason`, then closes the connection."""
-        close = await self.read()
-        assert isinstance(close, codec.Close), close
-        assert close.reason == reason and close.session_id == SESSION
-        assert await self.read() is None  # EOF: the subagent dropped the connection
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class FakeMaster:
-    def __init__(self, path, expected_registers: int = 1):
-        self.path = str(path)
-        self.expected_registers = expected_registers
-        self.accepted: asyncio.Queue[FakeConnection] = asyncio.Queue()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_unix_server(self._accept, self.path)
-
-    async def start_tcp(self) -> int:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def _accept(self, reader, writer) -> None:
-        connection = FakeConnection(reader, writer)
-        connection.expected_registers = self.expected_registers
-        await self.accepted.put(connection)
-
-    async def connection(self, timeout: float = WAIT) -> FakeConnection:
-        return await asyncio.wait_for(self.accepted.get(), timeout)
-
-    async def stop(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-
-class Heartbeat:
-    """Ticks every 10 ms on the loop: the largest gap shows whether anything blocked it."""
-
-    def __init__(self):
-        self.largest_gap = 0.0
-        self._task = None
-
-    async def _beat(self) -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            self.largest_gap = max(self.largest_gap, now - last)
-            last = now
-
-    def __enter__(self):
-        self._task = asyncio.get_running_loop().create_task(self._beat())
-        return self
-
-    def __exit__(self, *exc):
-        self._task.cancel()
 
 
 def run(scenario) -> None:
@@ -188,7 +78,7 @@ def test_requests_answered_by_the_rfc(tmp_path):
             conn = await master.connection()
             opened_registers = await conn.handshake()
             assert opened_registers[0].subtree == BASE
-            await _wait(lambda: agent.connected)
+            await wait_until(lambda: agent.connected)
             assert agent.served_subtrees == (Subtree(BASE),)
             ids = dict(session_id=SESSION, transaction_id=7)
 
@@ -274,7 +164,7 @@ def test_notify_and_its_answers(tmp_path):
         async with running(agent):
             conn = await master.connection()
             await conn.handshake()
-            await _wait(lambda: agent.connected)
+            await wait_until(lambda: agent.connected)
             assert agent.notify(BASE + (0, 1), [(BASE + (1, 0), Value.octet_string("x")),
                                                 VarBind(BASE + (2, 0), Value.counter64(9))])
             notify = await conn.read()
@@ -287,7 +177,7 @@ def test_notify_and_its_answers(tmp_path):
             notify = await conn.read()
             conn.send(codec.Response(session_id=SESSION, packet_id=notify.packet_id,
                                      error=ErrorCode.PROCESSING_ERROR))
-            await _wait(lambda: agent.counters.notifications_sent == 1
+            await wait_until(lambda: agent.counters.notifications_sent == 1
                         and agent.counters.notifications_failed["processingError"] == 1)
             assert agent.counters.notifications_failed["not_connected"] == 1
         await master.stop()
@@ -310,7 +200,7 @@ def test_duplicate_registration_leaves_that_subtree_off(tmp_path, caplog):
             for _ in range(2):  # the same refusal in a second session is not logged again
                 conn = await master.connection()
                 await conn.handshake(refuse={OTHER: ErrorCode.DUPLICATE_REGISTRATION})
-                await _wait(lambda: agent.connected)
+                await wait_until(lambda: agent.connected)
                 assert agent.served_subtrees == (Subtree(BASE),)
                 assert agent.refused_subtrees == {Subtree(OTHER): "duplicateRegistration"}
                 answer = await conn.ask(codec.Get(session_id=SESSION, packet_id=conn.next_id(),
@@ -318,10 +208,10 @@ def test_duplicate_registration_leaves_that_subtree_off(tmp_path, caplog):
                 assert answer.varbinds[0].value == Value.octet_string("one")
                 conn.send(codec.Close(session_id=SESSION, reason=CloseReason.SHUTDOWN))
                 assert await conn.read() is None
-            await _wait(lambda: agent.counters.session_ends["master_close"] == 2)
+            await wait_until(lambda: agent.counters.session_ends["master_close"] == 2)
             conn = await master.connection()
             await conn.handshake()  # the other subagent is gone: now we get it
-            await _wait(lambda: agent.connected)
+            await wait_until(lambda: agent.connected)
             assert agent.served_subtrees == (Subtree(OTHER), Subtree(BASE))
             assert agent.status()["refused_subtrees"] == {}
         await master.stop()
@@ -336,28 +226,6 @@ def test_duplicate_registration_leaves_that_subtree_off(tmp_path, caplog):
 # -- hostile and broken masters ----------------------------------------------------
 
 
-def raw(pdu_type, payload=b"", *, session=SESSION, version=1, length=None, flags=0x10):
-    size = len(payload) if length is None else length
-    return struct.pack(">BBBxIIII", version, pdu_type, flags, session, 1, 77, size) + payload
-
-
-GET, GET_NEXT, RESPONSE = codec.PduType.GET, codec.PduType.GET_NEXT, codec.PduType.RESPONSE
-HOSTILE = [
-    ("bad_version", raw(GET, version=3)),
-    ("unknown_type", raw(42)),
-    ("payload_too_large", raw(GET, length=0xFFFFFFF0)),
-    ("bad_payload_length", raw(GET, bytes(6))),
-    ("truncated", raw(GET_NEXT, bytes([20, 0, 0, 0]) + bytes(8))),  # OID of 20, 2 present
-    ("trailing_bytes", raw(codec.PduType.COMMIT_SET, bytes(4))),
-    ("oid_too_long", raw(GET_NEXT, bytes([200, 0, 0, 0]) + bytes(800))),
-    ("unknown_value_type", raw(codec.PduType.TEST_SET, struct.pack(">HH", 99, 0) + bytes(4))),
-    ("bad_value", raw(codec.PduType.TEST_SET, struct.pack(">HH", 64, 0) + bytes(4)
-                      + struct.pack(">I", 3) + bytes(4))),  # IpAddress of 3 bytes
-    ("too_many_items", raw(GET_NEXT, bytes(8 * (codec.MAX_ITEMS + 1)))),
-    ("unexpected_type", encode(codec.Register(session_id=SESSION, subtree=BASE))),
-    ("unknown_session", encode(codec.Get(session_id=SESSION + 1, ranges=()))),
-]
-PROTOCOL = {"unexpected_type", "unknown_session"}
 
 
 def test_hostile_pdus_close_the_session_and_it_reopens(tmp_path, monkeypatch):
@@ -433,14 +301,14 @@ def test_silent_master_is_noticed_by_ping(tmp_path):
             await conn.expect_close(CloseReason.TIMEOUTS)
             conn = await master.connection()  # and it comes back
             await conn.handshake()
-            await _wait(lambda: agent.connected)
+            await wait_until(lambda: agent.connected)
             assert agent.counters.session_ends["timeout"] == 1
             # A master that forgot the session answers Ping with notOpen.
             ping = await conn.read()
             conn.send(codec.Response(session_id=SESSION, packet_id=ping.packet_id,
                                      error=ErrorCode.NOT_OPEN))
             await conn.expect_close(CloseReason.PROTOCOL_ERROR)
-            await _wait(lambda: agent.counters.session_ends["not_open"] == 1)
+            await wait_until(lambda: agent.counters.session_ends["not_open"] == 1)
         await master.stop()
 
     run(scenario)
@@ -454,7 +322,7 @@ def test_refused_open_and_absent_master_retry_quietly(tmp_path, caplog):
         agent = Subagent(settings_for(path), index=sample_index())
         async with running(agent):
             # No master at all for a while: attempts go on, one log line.
-            await _wait(lambda: agent.counters.connect_attempts >= 6)
+            await wait_until(lambda: agent.counters.connect_attempts >= 6)
             master = FakeMaster(path)
             await master.start()
             back = time.monotonic()
@@ -465,7 +333,7 @@ def test_refused_open_and_absent_master_retry_quietly(tmp_path, caplog):
             assert await conn.read() is None  # it hangs up and tries again later
             conn = await master.connection()
             await conn.handshake()
-            await _wait(lambda: agent.connected)
+            await wait_until(lambda: agent.connected)
             assert time.monotonic() - back < 3 * session.MAX_BACKOFF + 2.0
             await master.stop()
         return agent
@@ -487,7 +355,7 @@ def test_master_closing_on_us_reconnects(tmp_path):
             conn.close()  # EOF, as when snmpd dies
             conn = await master.connection()
             await conn.handshake()
-            await _wait(lambda: agent.connected)
+            await wait_until(lambda: agent.connected)
             assert agent.counters.session_ends["eof"] == 1
             assert agent.counters.reconnects == 1
         await master.stop()
@@ -495,12 +363,6 @@ def test_master_closing_on_us_reconnects(tmp_path):
     run(scenario)
 
 
-async def _wait(predicate, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def test_a_failing_answer_ends_only_that_session(tmp_path, caplog):

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from tests.lab import nrpe
+from tests.lab.firewall import block_vrrp, link_local, unblock_vrrp
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
-from tests.lab.test_vrrp_observer_keepalived import block_peer, link_local, unblock
 from tests.lab.vrrp_participant import participant_toml
 from tests.plugin_output import PluginRun, judged, run_plugin
 
@@ -157,8 +157,8 @@ def test_check_vrrp_with_a_keepalived_pair(lab):
     assert line.startswith("VRRP OK - eth0 inet VRID 51: master "), line
 
     # 2. Split brain: a and b stop hearing each other, and both advertise.
-    block_peer(a, B4, link_local(b))
-    block_peer(b, A4, link_local(a))
+    block_vrrp(a, B4, link_local(b))
+    block_vrrp(b, A4, link_local(a))
     run = until(lab, sock, (), lambda run: run.code == 2, 20, "CRITICAL for split brain")
     assert run.output.summary.startswith("eth0 inet VRID 51: split brain for "), run.stdout
     assert run.output.summary.endswith(f"(2 routers advertising at once: {A4}, {B4})")
@@ -166,8 +166,8 @@ def test_check_vrrp_with_a_keepalived_pair(lab):
     seen.append(run.status_line)
     line = over_nrpe_as_directly(d, argv)
     assert line.startswith("VRRP CRITICAL - eth0 inet VRID 51: split brain for "), line
-    unblock(a)
-    unblock(b)
+    unblock_vrrp(a)
+    unblock_vrrp(b)
     run = until(lab, sock, (), ok_with(f"VRID 51: master {A4}"), 20, "OK once lifted")
     seen.append(run.status_line)
 

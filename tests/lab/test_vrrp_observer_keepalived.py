@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.firewall import block_vrrp, unblock_vrrp
+from tests.lab.firewall import block_vrrp, link_local, unblock_vrrp
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
 from tests.lab.vrrp_probe import Probe, history, masters_are, router
 
@@ -48,10 +48,6 @@ def all_have(name: str, active: bool = True):
     return lambda segments: all(
         vrid in segments and (name in segments[vrid]["anomalies"]) == active for vrid in VIPS
     )
-
-
-def link_local(namespace) -> str:
-    return next(a.split("/")[0] for a in namespace.addresses("eth0") if a.startswith("fe80:"))
 
 
 def test_observer_follows_keepalived_pair(lab):

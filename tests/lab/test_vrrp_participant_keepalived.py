@@ -18,14 +18,15 @@ import time
 import pytest
 
 from lvsmon.model.vrrp import master_down_interval, skew_time
+from tests.lab.firewall import link_local
 from tests.lab.keepalived import keepalived_conf, kill_hard, spawn_keepalived, vrrp_instance
-from tests.lab.test_vrrp_observer_keepalived import Probe, link_local, router
 from tests.lab.vrrp_participant import (
     mac_address,
     neighbour_mac,
     participant_toml,
     spawn_participant,
 )
+from tests.lab.vrrp_probe import Probe, router
 
 pytestmark = pytest.mark.lab
 

@@ -9,13 +9,21 @@ from pysnmp.proto import rfc1902
 
 from lvsmon_snmp.agentx.answers import answer_get, answer_get_bulk, answer_get_next
 from lvsmon_snmp.agentx.codec import SearchRange, VarBind
-from lvsmon_snmp.agentx.index import EMPTY_INDEX, OidIndex, OidIndexError
+from lvsmon_snmp.agentx.index import (
+    EMPTY_INDEX,
+    JoinedIndex,
+    OidIndex,
+    OidIndexError,
+    RowIndex,
+    join,
+)
 from lvsmon_snmp.agentx.values import (
     END_OF_MIB_VIEW,
     NO_SUCH_INSTANCE,
     NO_SUCH_OBJECT,
     SnmpValueError,
     Value,
+    ValueType,
 )
 
 BASE = (1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 7)
@@ -186,3 +194,121 @@ def test_wire_encodes_each_value_once():
     assert index.wire(varbind) is first  # kept
     end = VarBind(BASE, END_OF_MIB_VIEW)
     assert index.wire(end) == encode_varbind(end)
+
+
+# -- joined indexes -----------------------------------------------------------------
+
+OTHER = (1, 3, 6, 1, 2, 1, 207)  # before BASE: parts come sorted whatever their order
+
+
+def split_parts() -> list[OidIndex]:
+    """INDEX cut in three (the scalar, column 1, column 2) plus a part elsewhere."""
+    pairs = list(INDEX)
+    return [OidIndex(pairs[4:], objects=[COLUMN_2]),
+            OidIndex(pairs[:1], objects=[SCALAR]),
+            OidIndex([(OTHER + (1, 0), Value.integer32(9))], objects=[OTHER + (1,)]),
+            OidIndex(pairs[1:4], objects=[COLUMN_1]),
+            OidIndex()]  # an empty part is left out
+
+
+WHOLE = OidIndex([*INDEX, (OTHER + (1, 0), Value.integer32(9))],
+                 objects=[SCALAR, COLUMN_1, COLUMN_2, OTHER + (1,)])
+JOINED = join(split_parts())
+
+
+def test_join_answers_as_one_index():
+    assert isinstance(JOINED, JoinedIndex) and len(JOINED.parts) == 4
+    assert list(JOINED) == list(WHOLE) and len(JOINED) == len(WHOLE)
+    assert (COLUMN_1 + (2,)) in JOINED and (COLUMN_1 + (7,)) not in JOINED
+    for oid, value in WHOLE:
+        assert JOINED.get(oid) == value
+    assert JOINED.get(COLUMN_2 + (9,)) is NO_SUCH_INSTANCE
+    assert JOINED.get(BASE + (3, 0)) is NO_SUCH_OBJECT
+    assert JOINED.get((1,)) is NO_SUCH_OBJECT  # before every part
+    assert join([]) is EMPTY_INDEX
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=14).map(tuple), st.booleans(),
+       st.one_of(st.just(()), st.lists(st.integers(0, 5), min_size=1, max_size=14).map(tuple)),
+       st.booleans())
+def test_joined_next_and_get_agree_with_the_whole(start, include, end, other):
+    prefix = OTHER if other else BASE
+    start, end = prefix + start, (BASE + end if end else ())
+    assert JOINED.next(start, include, end) == WHOLE.next(start, include, end)
+    assert JOINED.get(start) == WHOLE.get(start)
+    assert answer_get_bulk(JOINED, 0, 50, (SearchRange(start, end, include),)) == \
+        answer_get_bulk(WHOLE, 0, 50, (SearchRange(start, end, include),))
+
+
+def test_joined_parts_keep_their_encoded_varbinds():
+    parts = split_parts()
+    varbind = VarBind(COLUMN_1 + (1,), Value.integer32(1))
+    encoded = parts[3].wire(varbind)
+    assert join(parts).wire(varbind) is encoded  # the part's own, encoded once
+
+
+def test_overlapping_parts_are_merged_and_duplicates_refused():
+    pairs = list(INDEX)
+    merged = join([OidIndex(pairs[::2], objects=[SCALAR, COLUMN_1, COLUMN_2]),
+                   OidIndex(pairs[1::2], objects=[SCALAR])])
+    assert not isinstance(merged, JoinedIndex) and list(merged) == pairs
+    assert merged.get(COLUMN_2 + (9,)) is NO_SUCH_INSTANCE
+    with pytest.raises(OidIndexError, match="given twice"):
+        join([OidIndex(pairs), OidIndex(pairs[:1])])
+
+
+# -- indexes built from columns ------------------------------------------------------
+
+
+def columns(pairs):
+    pairs = list(pairs)
+    return ([oid for oid, _ in pairs], [value.type for _, value in pairs],
+            [value.data for _, value in pairs])
+
+
+def test_row_index_answers_as_the_oid_index():
+    pairs = list(INDEX)
+    random.Random(5).shuffle(pairs)
+    rows = RowIndex(*columns(pairs), objects=[SCALAR, COLUMN_1, COLUMN_2])
+    assert list(rows) == list(INDEX) and len(rows) == len(INDEX)
+    for oid, value in INDEX:
+        assert rows.get(oid) == value and oid in rows
+        assert rows.next(oid) == INDEX.next(oid)
+    assert rows.get(COLUMN_2 + (9,)) is NO_SUCH_INSTANCE
+    assert rows.get(BASE + (3, 0)) is NO_SUCH_OBJECT
+    assert (COLUMN_2 + (9,)) not in rows
+    varbind = VarBind(SCALAR + (0,), Value.octet_string("scalar"))
+    assert rows.wire(varbind) is rows.wire(varbind)
+
+
+@pytest.mark.parametrize(("oid", "kind", "data"), [
+    (BASE + (-1,), ValueType.INTEGER, 1),
+    (BASE + (2**32,), ValueType.INTEGER, 1),
+    (BASE + (1.0,), ValueType.INTEGER, 1),
+    ("1.3.6.1", ValueType.INTEGER, 1),
+    ((), ValueType.INTEGER, 1),
+    (BASE + (1,), ValueType.GAUGE32, -1),
+    (BASE + (1,), ValueType.INTEGER, 2**31),
+    (BASE + (1,), ValueType.COUNTER64, 1.5),
+    (BASE + (1,), ValueType.OCTET_STRING, "text"),
+    (BASE + (1,), ValueType.IP_ADDRESS, b"\x01\x02"),
+    (BASE + (1,), ValueType.NO_SUCH_INSTANCE, None),
+    (BASE + (1,), "Integer32", 1),
+])  # fmt: skip
+def test_row_index_leaves_out_what_does_not_fit(oid, kind, data):
+    good = columns(INDEX)
+    rejected = []
+    rows = RowIndex([*good[0], oid], [*good[1], kind], [*good[2], data],
+                    reject=lambda *row: rejected.append(row[:3]))
+    assert rejected == [(oid, kind, data)]
+    assert list(rows) == list(INDEX)  # the rest is served
+    with pytest.raises(OidIndexError):
+        RowIndex([oid], [kind], [data])
+
+
+def test_row_index_refuses_an_oid_given_twice_and_uneven_columns():
+    with pytest.raises(OidIndexError, match="given twice"):
+        RowIndex([BASE + (1,), BASE + (1,)], [ValueType.INTEGER] * 2, [1, 2])
+    with pytest.raises(OidIndexError, match="columns"):
+        RowIndex([BASE + (1,)], [], [])

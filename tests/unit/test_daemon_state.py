@@ -95,7 +95,8 @@ def test_ipvs_table_is_plain_json():
         (b"garbage\n", "not JSON"),
         (b"\xff\xfe\n", "not JSON"),
         (b"[1, 2]\n", "JSON object"),
-        (b'{"get": "secrets"}\n', "one of daemon, vrrp, participant, ipvs, snat, drains, frontends, all"),
+        (b'{"get": "secrets"}\n', "one of daemon, vrrp, participant, ipvs, snat, keepalived, "
+                                   "keepalived_diff, drains, frontends, all"),
         (b'{"get": 5}\n', "one of"),
         (b'{"get": "all", "set": 1}\n', "unknown request key 'set'"),
     ],
@@ -243,41 +244,37 @@ def raw_ask(path: str) -> bytes:
     return b"".join(chunks)
 
 
-def test_a_big_answer_does_not_stall_the_loop(tmp_path):
-    """10,000 real servers: the answer is built in a worker thread; the loop keeps ticking."""
-    import time
+def test_a_big_answer_is_built_off_the_loop(tmp_path, monkeypatch):
+    """10,000 real servers: the answer is encoded in a worker thread, never on the loop's thread
+    (inline, one such answer stalled the loop for a third of a second). How long the loop
+    waits while it happens is a benchmark's question, not a test's: the machine may be busy."""
+    import threading
+
+    import lvsmon.status_socket as status_socket
 
     path = str(tmp_path / "status.sock")
     state = dataclasses.replace(
         sample_state(), ipvs=SourceState(enabled=True).succeeded(big_table(), 2.0))
+    encoded_in = []
+    original = status_socket._encoded_answer
+
+    def recording(*args):
+        encoded_in.append(threading.get_ident())
+        return original(*args)
+
+    monkeypatch.setattr(status_socket, "_encoded_answer", recording)
 
     async def scenario():
         server = StatusServer(path, lambda: state)
         await server.start()
-        gaps, stop = [], asyncio.Event()
-
-        async def ticker():
-            last = time.monotonic()
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        ticking = asyncio.create_task(ticker())
         try:
-            started = time.monotonic()
+            loop_thread = threading.get_ident()
             raw = await asyncio.gather(*(asyncio.to_thread(raw_ask, path) for _ in range(3)))
-            took = time.monotonic() - started
         finally:
-            stop.set()
-            await ticking
             await server.close()
-        return raw, gaps, took
+        return raw, loop_thread
 
-    raw, gaps, took = asyncio.run(scenario())
-    replies = [json.loads(data) for data in raw]  # parsed here: json.loads holds the GIL
+    raw, loop_thread = asyncio.run(scenario())
+    replies = [json.loads(data) for data in raw]
     assert all(len(reply["ipvs"]["snapshot"]["services"]) == 1000 for reply in replies)
-    print(f"3 answers of 10,000 real servers in {took:.2f} s; longest loop gap {max(gaps):.3f} s")
-    # Inline, one answer alone stalled the loop 0.33 s; here GIL hand-overs remain (~0.1 s).
-    assert max(gaps) < 0.25, max(gaps)
+    assert len(encoded_in) == 3 and loop_thread not in encoded_in

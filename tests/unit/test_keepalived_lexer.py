@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from lvsmon.errors import KeepalivedConfigError
 from lvsmon.keepalived import lexer, read_config
 from lvsmon.model import KeepalivedConf
+from lvsmon.model.codec import from_json, to_json
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -142,7 +143,7 @@ def test_any_text_reads_or_fails_with_a_located_error(tmp_path_factory, text):
         assert str(exc).startswith(exc.path)
     else:
         assert isinstance(config, KeepalivedConf)
-        assert KeepalivedConf.from_json(config.to_json()) == config
+        assert from_json(KeepalivedConf, to_json(config)) == config
 
 
 @FUZZ

@@ -187,7 +187,7 @@ def test_sequences_fixture():
         ("SEQ_1", 51, 110), ("SEQ_2", 52, 120), ("SEQ_3", 53, 130)]
     assert [v.address for v in config.vrrp_instances[3].vips] == [
         "fe80::60", "fd00::a", "fd00::b", "fd00::c"]
-    assert [(rs.address, rs.weight) for rs in config.virtual_servers[0].real_servers] == [
+    assert [(rs.ip, rs.weight) for rs in config.virtual_servers[0].real_servers] == [
         ("192.168.200.73", 3), ("192.168.200.72", 2), ("192.168.200.71", 1),
         ("192.168.200.80", 5), ("192.168.200.81", 6)]
 

@@ -163,3 +163,36 @@ def test_owner_priority_is_not_changed_by_tracks():
     m = machine(255)
     m.start(0.0)
     assert m.set_priority(1.0, 100) == [] and m.priority == 255
+
+
+def master_reason(actions):
+    (change,) = [a for a in actions if isinstance(a, sm.StateChange)]
+    return change.master_reason
+
+
+def test_why_the_router_became_master_in_rfc_6527_words():
+    assert master_reason(machine(255).start(0.0)) == "priority"
+    silent = machine(100)
+    silent.start(0.0)
+    assert master_reason(silent.tick(master_down_interval(1.0, 100))) == "master_no_response"
+    released = machine(100)
+    released.start(0.0)
+    released.advert(1.0, heard(150))
+    released.advert(2.0, heard(0))
+    assert master_reason(released.tick(2.0 + skew_time(1.0, 100))) == "master_no_response"
+    preempting = machine(150)
+    preempting.start(0.0)
+    preempting.advert(1.0, heard(100, PEER_LOW))
+    assert preempting.master == PEER_LOW and preempting.preempting
+    actions = preempting.tick(master_down_interval(1.0, 150))
+    assert master_reason(actions) == "preempted"
+    assert [a.reason for a in actions if isinstance(a, sm.StateChange)] == [
+        f"preempting the lower-priority master {PEER_LOW}"]
+    # A lower master that then hears a better one is no preemption any more.
+    outranked = machine(150)
+    outranked.start(0.0)
+    outranked.advert(1.0, heard(100, PEER_LOW))
+    outranked.advert(2.0, heard(200))
+    assert master_reason(outranked.tick(10.0)) == "master_no_response"
+    # Leaving master carries no reason.
+    assert master_reason(outranked.advert(11.0, heard(200))) is None
