@@ -12,6 +12,7 @@ from lvsmon import ipvs as ipvs_source
 from lvsmon import pool
 from lvsmon.config import DEFAULT_CONFIG_PATH, Config
 from lvsmon.errors import KeepalivedConfigError, StatusSocketError
+from lvsmon.model import KeepalivedConf
 
 # How long drain waits for the daemon's guard to list a new drain (it looks every 0.2 s).
 GUARD_CONFIRM_SECONDS = 5.0
@@ -106,6 +107,26 @@ def drain(service, real_server, timeout, config_path, state_dir):
     click.echo(f"drained {target}: weight 0, no active connections")
 
 
+def _keepalived_conf(config: Config) -> KeepalivedConf | None:
+    """keepalived.conf as the daemon last read it (its keepalived source); the file itself
+    when no daemon answers. None, with a warning, when neither can be had."""
+    from lvsmon.status_client import ask_source
+
+    try:
+        source = ask_source(config.daemon.status_socket, "keepalived", timeout=5.0)
+    except StatusSocketError:
+        source = None
+    if source is not None and source.snapshot is not None:
+        return source.snapshot
+    from lvsmon import keepalived
+
+    try:
+        return keepalived.read_config(config.keepalived.config, config.keepalived.id)
+    except KeepalivedConfigError as exc:
+        click.echo(f"lvsmon: warning: {exc}; the weight saved at drain is used", err=True)
+        return None
+
+
 def _guard_report(config: Config, state: pool.DrainState, target: pool.DrainTarget) -> str:
     """Whether the daemon's drain guard holds this drain: a line for the operator."""
     from lvsmon.status_client import ask_source
@@ -145,9 +166,10 @@ def undrain(service, real_server, config_path, state_dir):
     """Give REAL_SERVER back to keepalived at its configured weight.
 
     With [keepalived] config set, the weight is the one keepalived.conf
-    gives the real server (what keepalived itself would write); otherwise,
-    or when the file does not configure it, the weight it had before `lvsmon
-    drain`. The drain's entry is removed first, so the daemon's drain guard
+    gives the real server (what keepalived itself would write), as the
+    running daemon read the file (the file itself when no daemon answers);
+    otherwise, or when the file does not configure it, the weight it had
+    before `lvsmon drain`. The drain's entry is removed first, so the daemon's drain guard
     lets go of it. A real server keepalived has taken out of IPVS (its check
     fails) is given back all the same: keepalived adds it when the check
     passes. SERVICE and REAL_SERVER are written as for drain.
@@ -156,13 +178,8 @@ def undrain(service, real_server, config_path, state_dir):
     config = _settings(config_path)
     configured = None
     if config.keepalived.config is not None:
-        from lvsmon import keepalived
-
-        try:
-            conf = keepalived.read_config(config.keepalived.config, config.keepalived.id)
-        except KeepalivedConfigError as exc:
-            click.echo(f"lvsmon: warning: {exc}; the weight saved at drain is used", err=True)
-        else:
+        conf = _keepalived_conf(config)
+        if conf is not None:
             configured = pool.configured_real_server(conf, target)
     with ipvs_source.IpvsNetlink() as nl:
         done = pool.undrain(nl, target, _state(config, state_dir), configured)
