@@ -15,7 +15,7 @@ from lvsmon.errors import KeepalivedConfigError, StatusSocketError
 from lvsmon.model import KeepalivedConf
 
 # How long drain waits for the daemon's guard to list a new drain (it looks every 0.2 s).
-GUARD_CONFIRM_SECONDS = 5.0
+GUARD_CONFIRM_SECONDS = 10.0
 
 _CONFIG = click.option(
     "-c",
