@@ -905,8 +905,7 @@ class IpvsNetlink:
         """
         self.open()
         identity, af = self._find_service(key)
-        dests = self._dest_dump(identity, af, _Warnings(), str(key))
-        return tuple(rs for _dest, rs in dests)
+        return tuple(self._dest_dump(identity, af, _Warnings(), key))
 
     # -- changing --
 
