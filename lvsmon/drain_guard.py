@@ -1,14 +1,14 @@
 """The drain guard of `lvsmon run`: drains that keepalived does not undo.
 
-keepalived (2.2.7, measured on a real IPVS kernel: tests/vm/guest/test_drain_keepalived.py)
-writes a real server's configured weight back into IPVS when its health check fails and
-passes again (what a redeploy does), when keepalived restarts, when a virtual server gets
-its quorum back after the sorry server served, and on a reload that changes the weight (a
-reload that changes nothing leaves it). So a weight 0 set by `lvsmon drain` lets traffic
-back onto a server in the middle of its deploy. IPVS tells nobody of a change, so the
-guard looks: every GUARD_SECONDS, in a thread of its own, it reads drained.json under the
-drain lock (shared), dumps only the services that hold drains, and sets weight 0 again
-where a drained real server has more; each time is logged at notice and counted.
+keepalived (2.2.7 on a real IPVS kernel: tests/vm/guest/test_drain_hold.py) writes a real
+server's configured weight back into IPVS when its health check fails and passes again (what
+a redeploy does), when keepalived restarts, when a reload changes the weight, and when a
+virtual server gets its quorum back after the sorry server served. So a weight 0 set by
+`lvsmon drain` lets traffic back onto a server in the middle of its deploy. IPVS tells
+nobody of a change, so the guard looks: every GUARD_SECONDS, in a thread of its own, it
+reads drained.json under the drain lock (shared), dumps only the services that hold
+drains, and sets weight 0 again where a drained real server has more; each time is
+logged at notice and counted.
 
 What it owns is exactly the entries of drained.json. It never adds or removes a real
 server, never touches one that is not in the file, and never writes a weight other than 0.
