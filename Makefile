@@ -34,3 +34,4 @@ bench: vm-image
 	$(PY) -m benchmarks.state_events
 	$(PY) -m benchmarks.exporter_scrape
 	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.ipvs_read
+	$(PY) -m tests.vm.qemu --timeout 900 -- $(PY) -m benchmarks.drain_hold

@@ -26,6 +26,7 @@ from prometheus_client.samples import Sample
 from lvsmon import __version__
 from lvsmon.model import IpvsTable
 from lvsmon.model.daemon import DaemonState, SourceState
+from lvsmon.model.drain import DrainGuardSnapshot
 from lvsmon.model.drift import DRIFT_KINDS, KeepalivedDiff
 from lvsmon.model.keepalived import KeepalivedConf
 from lvsmon.model.vrrp import (
@@ -38,7 +39,8 @@ from lvsmon.model.vrrp import (
 )
 from lvsmon_exporter.exposition import LazyFamily
 
-SOURCE_NAMES = ("vrrp", "participant", "ipvs", "snat", "keepalived", "keepalived_diff")
+SOURCE_NAMES = ("vrrp", "participant", "ipvs", "snat", "keepalived", "keepalived_diff",
+                "drains")
 # (model field, metric name part, help): the IPVS counters of services and real servers
 IPVS_COUNTERS = (
     ("connections", "connections", "Connections scheduled"),
@@ -75,6 +77,8 @@ def small_families(state: DaemonState, now: float) -> Iterator[Metric]:
         yield from participant_families(state.participant.snapshot)
     if state.keepalived.snapshot is not None:
         yield from keepalived_families(state.keepalived.snapshot, state.vrrp.snapshot)
+    if state.drains.snapshot is not None:
+        yield from drain_families(state.drains.snapshot)
 
 
 # -- health ------------------------------------------------------------------------------
@@ -355,6 +359,34 @@ def drift_families(diff: KeepalivedDiff) -> Iterator[Metric]:
     for kind in DRIFT_KINDS:
         counts.add_metric([kind], sum(1 for finding in findings if finding.kind == kind))
     yield from (sorry, configured, drift, counts)
+
+
+# -- the drain guard -------------------------------------------------------------------
+
+
+def drain_families(guard: DrainGuardSnapshot) -> Iterator[Metric]:
+    """The drains `lvsmon run` holds at weight 0, and how often keepalived undid each."""
+    held = GaugeMetricFamily("lvsmon_drain_held", "1 for each real server `lvsmon drain` "
+                             "drained that the daemon holds at weight 0 until `lvsmon "
+                             "undrain`.", labels=["service", "real_server"])  # fmt: skip
+    saved = GaugeMetricFamily("lvsmon_drain_saved_weight", "The weight a drained real server "
+                              "had when drained.", labels=["service", "real_server"])
+    reasserted = CounterMetricFamily("lvsmon_drain_reassertions", "Times the daemon set a "
+                                     "drained real server's weight back to 0 after keepalived "
+                                     "wrote its own (since the daemon started).",
+                                     labels=["service", "real_server"])  # fmt: skip
+    total = CounterMetricFamily("lvsmon_drain_guard_reassertions", "Weight-0 writes of the "
+                                "drain guard since the daemon started, all drains.",
+                                value=guard.reasserted_total)  # fmt: skip
+    problems = GaugeMetricFamily("lvsmon_drain_state_problems", "Entries of drained.json the "
+                                 "guard cannot read (left alone; see lvsmon status).",
+                                 value=len(guard.problems))  # fmt: skip
+    for drain in guard.drains:
+        labels = [drain.service, drain.real_server]
+        held.add_metric(labels, 1)
+        saved.add_metric(labels, drain.saved_weight)
+        reasserted.add_metric(labels, drain.reasserted)
+    yield from (held, saved, reasserted, total, problems)
 
 
 # -- IPVS ------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ deploy/lvsmon.toml is the commented example, and the operator's guide lists the 
 
     [daemon]
     status_socket = "/run/lvsmon/status.sock"  # `lvsmon status` and the Nagios checks ask here
+    state_dir = "/var/lib/lvsmon" # drained.json of `lvsmon drain`, which the drain guard holds;
+                                  # absent: $LVSMON_STATE_DIR, else /var/lib/lvsmon
 
     [log]
     target = "stderr"             # stderr (journald under systemd) or syslog
@@ -133,6 +135,9 @@ class InstanceConfig:
 @dataclass(frozen=True, slots=True)
 class DaemonConfig:
     status_socket: str = DEFAULT_STATUS_SOCKET
+    # drained.json's directory, shared with `lvsmon drain` / `undrain` (they read this file
+    # too); None: lvsmon.pool.resolve_state_dir's default ($LVSMON_STATE_DIR, /var/lib/lvsmon)
+    state_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +259,7 @@ def parse(document: dict, where: str = "config", lines: dict | None = None) -> C
     config = Config(
         path=where,
         vrrp_instances=_vrrp(root),
-        daemon=_daemon(root.section("daemon", ("status_socket",))),
+        daemon=_daemon(root.section("daemon", ("status_socket", "state_dir"))),
         log=_log(root.section("log", ("target", "facility", "level", "syslog_socket"))),
         observer=_observer(root.section("observer", ("enabled", "interfaces", "flap_threshold",
                                                      "flap_window"))),  # fmt: skip
@@ -273,7 +278,8 @@ def parse(document: dict, where: str = "config", lines: dict | None = None) -> C
 
 def _daemon(read: Table) -> DaemonConfig:
     return DaemonConfig(
-        status_socket=read.absolute_path("status_socket", DEFAULT_STATUS_SOCKET, socket=True)
+        status_socket=read.absolute_path("status_socket", DEFAULT_STATUS_SOCKET, socket=True),
+        state_dir=read.absolute_path("state_dir", None),
     )
 
 

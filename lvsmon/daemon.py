@@ -6,6 +6,9 @@
     SNAT status        the recorder's status file (when [snat] is configured), in a thread
     keepalived         keepalived.conf ([keepalived] config) and its comparison with the IPVS
                        table; the observer gets its expectations (lvsmon.daemon_keepalived)
+    drain guard        holds `lvsmon drain`'s drains at weight 0 while keepalived restores
+                       weights (when [keepalived] config is set), in a thread of its own
+                       (lvsmon.drain_guard)
     status socket      answers from the last published DaemonState (lvsmon.status_socket)
     frontends          handed in by the CLI (the exporter, the AgentX subagent); they read
                        the published state and never reach into a source
@@ -31,8 +34,8 @@ import sys
 from typing import Protocol
 
 from lvsmon import config as config_module
+from lvsmon import drain_guard, logs, pool
 from lvsmon import ipvs as ipvs_module
-from lvsmon import logs
 from lvsmon.config import Config
 from lvsmon.daemon_keepalived import KeepalivedSources
 from lvsmon.errors import LvsmonError
@@ -49,7 +52,7 @@ RETRY_SECONDS = 10.0  # observer and participant start-up; IPVS retries at its i
 SNAT_SECONDS = 5.0  # the recorder rewrites its status file every second
 _LABELS = {"vrrp": "observer", "participant": "participant", "ipvs": "IPVS",
            "snat": "SNAT recorder status", "keepalived": "keepalived configuration",
-           "keepalived_diff": "keepalived drift"}  # fmt: skip
+           "keepalived_diff": "keepalived drift", "drains": "drain guard"}  # fmt: skip
 
 log = logging.getLogger("lvsmon.daemon")
 
@@ -159,13 +162,15 @@ class Daemon:
             "snat": _snat_status_file(config) is not None,
             "keepalived": config.keepalived.config is not None,
             "keepalived_diff": config.keepalived.config is not None and config.ipvs.enabled,
+            "drains": config.keepalived.config is not None,  # keepalived restores weights
         }
 
     def _start_source(self, name: str) -> None:
         bodies = {"vrrp": self._observe, "participant": self._participate,
                   "ipvs": self._read_ipvs, "snat": self._read_snat,
                   "keepalived": self.keepalived.follow,
-                  "keepalived_diff": self.keepalived.compare}  # fmt: skip
+                  "keepalived_diff": self.keepalived.compare,
+                  "drains": self._hold_drains}  # fmt: skip
         self._wake[name] = asyncio.Event()
         self._tasks[name] = asyncio.get_running_loop().create_task(
             self._supervise(name, bodies[name]), name=f"source-{name}")
@@ -387,6 +392,15 @@ class Daemon:
             else:
                 self._succeeded("snat", reading)
             await self._sleep("snat", SNAT_SECONDS)
+
+    # -- drain guard ------------------------------------------------------------------------
+
+    async def _hold_drains(self) -> None:
+        await drain_guard.hold_drains(
+            lambda: pool.resolve_state_dir(self.config.daemon.state_dir),
+            lambda snapshot: self._succeeded("drains", snapshot),
+            lambda reason: self._failed("drains", reason, drain_guard.RETRY_SECONDS),
+        )  # fmt: skip
 
 
 def _observer_settings(config: Config) -> Settings:

@@ -38,7 +38,7 @@ from lvsmon.model.vrrp import (
 # How the lines name each source (a DaemonState field, lvsmon.model.daemon.SOURCES).
 SOURCE_LABELS = {"vrrp": "VRRP observer", "participant": "VRRP participant", "ipvs": "IPVS",
                  "snat": "SNAT recorder", "keepalived": "keepalived configuration",
-                 "keepalived_diff": "keepalived drift"}  # fmt: skip
+                 "keepalived_diff": "keepalived drift", "drains": "drain guard"}  # fmt: skip
 
 
 class StateChangeLogger:

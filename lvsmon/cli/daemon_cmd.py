@@ -13,6 +13,7 @@ from lvsmon.errors import LvsmonError
 from lvsmon.model import IpvsTable
 from lvsmon.model.codec import to_json
 from lvsmon.model.daemon import DaemonState, FrontendState, SourceState
+from lvsmon.model.drain import DrainGuardSnapshot
 from lvsmon.model.drift import KeepalivedDiff
 from lvsmon.model.keepalived import KeepalivedConf
 from lvsmon.model.vrrp import ObserverSnapshot, ParticipantSnapshot
@@ -93,7 +94,8 @@ def status(socket_path, timeout, as_json):
     config, its keepalived instance and this node's state), each participant
     instance (state, priority, master), the IPVS service count, or why the
     IPVS table is unavailable, keepalived.conf with its drift from the IPVS
-    table; then a line per frontend: where the exporter listens, the AgentX
+    table, the drains the drain guard holds (how often keepalived undid
+    each); then a line per frontend: where the exporter listens, the AgentX
     session with snmpd and the subtrees lvsmon serves or leaves to another
     subagent. Exits 3 when no daemon answers.
     """
@@ -120,6 +122,7 @@ def render_summary(state: DaemonState, now: float) -> str:
     if state.keepalived.enabled:
         lines += _keepalived_lines(state.keepalived)
         lines += _drift_lines(state.keepalived_diff)
+    lines += _drain_lines(state.drains)
     lines += [_frontend_line(name, frontend)
               for name, frontend in sorted(state.frontends.items())]  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -188,6 +191,30 @@ def _ipvs_lines(source: SourceState[IpvsTable]) -> list[str]:
         f"server{'' if servers == 1 else 's'} (read via {table.source} at "
         f"{_clock(table.read_at_seconds)})"
     ]
+
+
+def _drain_lines(source: SourceState[DrainGuardSnapshot]) -> list[str]:
+    off = _unavailable("Drain guard", source)
+    if off:
+        return off
+    guard = source.snapshot
+    count = len(guard.drains)
+    lines = [
+        f"Drain guard: {count} drain{'' if count == 1 else 's'} held at weight 0 from "
+        f"{guard.state_dir}, looked at every {guard.interval_seconds:g} s; set back to 0 "
+        f"{guard.reasserted_total} time{'' if guard.reasserted_total == 1 else 's'}"
+    ]
+    for drain in guard.drains:
+        now = "not in IPVS now" if drain.weight is None else f"weight {drain.weight}"
+        line = (f"  {drain.service} {drain.real_server}: {now} (saved {drain.saved_weight}, "
+                f"drained {drain.drained_at or '-'})")
+        if drain.reasserted:
+            line += (f"; keepalived wrote {drain.restored_weight} back, set to 0 "
+                     f"{drain.reasserted} time{'' if drain.reasserted == 1 else 's'}, last at "
+                     f"{_clock(drain.last_reasserted_at)}")
+        lines.append(line)
+    lines += [f"  unreadable: {problem}" for problem in guard.problems]
+    return lines
 
 
 _FRONTEND_LABELS = {"exporter": "exporter", "agentx": "AgentX"}

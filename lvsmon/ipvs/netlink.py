@@ -897,6 +897,16 @@ class IpvsNetlink:
                              decode=decode, arg=af, run=run,
                              skipped=lambda: f"skipped a real server message of {key}")
 
+    def read_real_servers(self, key: ServiceKey) -> tuple[RealServer, ...]:
+        """The real servers of one service: a lookup and one dump, not the whole table
+        (the daemon's drain guard asks this several times a second).
+
+        Raises NotFound when the service does not exist.
+        """
+        self.open()
+        identity, af = self._find_service(key)
+        return tuple(self._dest_dump(identity, af, _Warnings(), key))
+
     # -- changing --
 
     def set_weight(self, key: ServiceKey, address: str, port: int, weight: int) -> RealServer:

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from lvsmon.model.drain import DrainGuardSnapshot
 from lvsmon.model.drift import KeepalivedDiff
 from lvsmon.model.frozen import EMPTY, FrozenDict
 from lvsmon.model.ipvs import IpvsTable
@@ -84,6 +85,7 @@ class DaemonState:
     participant: SourceState[ParticipantSnapshot] = SourceState(enabled=False)
     ipvs: SourceState[IpvsTable] = SourceState(enabled=False)
     snat: SourceState[SnatStatus] = SourceState(enabled=False)  # the recorder's status file
+    drains: SourceState[DrainGuardSnapshot] = SourceState(enabled=False)  # the drain guard
     frontends: FrozenDict[str, FrontendState] = EMPTY
     keepalived: SourceState[KeepalivedConf] = SourceState(enabled=False)  # [keepalived] config
     keepalived_diff: SourceState[KeepalivedDiff] = SourceState(enabled=False)  # it vs IPVS
@@ -97,6 +99,7 @@ SOURCES = {
     "snat": SourceState[SnatStatus],
     "keepalived": SourceState[KeepalivedConf],
     "keepalived_diff": SourceState[KeepalivedDiff],
+    "drains": SourceState[DrainGuardSnapshot],
 }
 # The parts the status socket answers, each with its type ("all" is the whole DaemonState).
 PARTS = {"daemon": DaemonInfo, **SOURCES, "frontends": FrozenDict[str, FrontendState],

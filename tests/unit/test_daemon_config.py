@@ -29,6 +29,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "lvsmon.toml"
 def test_defaults():
     config = parse({})
     assert config.daemon.status_socket == "/run/lvsmon/status.sock"
+    assert config.daemon.state_dir is None  # lvsmon.pool.resolve_state_dir decides
     assert config.log == LogConfig("stderr", "daemon", "info", "/dev/log")
     assert (config.observer.enabled, config.observer.interfaces) == (True, ())
     assert (config.observer.flap_threshold, config.observer.flap_window) == (3, 60.0)
@@ -44,7 +45,7 @@ def test_defaults():
 def test_values(tmp_path):
     path = tmp_path / "lvsmon.toml"
     path.write_text(
-        '[daemon]\nstatus_socket = "/tmp/x.sock"\n'
+        '[daemon]\nstatus_socket = "/tmp/x.sock"\nstate_dir = "/var/lib/lvsmon-drain"\n'
         '[log]\ntarget = "syslog"\nfacility = "local6"\nlevel = "notice"\n'
         'syslog_socket = "/run/systemd/journal/syslog"\n'
         '[observer]\nenabled = false\ninterfaces = ["eth0", "eth1"]\nflap_threshold = 5\n'
@@ -59,6 +60,7 @@ def test_values(tmp_path):
     )
     config = load(path)
     assert config.daemon.status_socket == "/tmp/x.sock"
+    assert config.daemon.state_dir == "/var/lib/lvsmon-drain"
     assert config.log == LogConfig("syslog", "local6", "notice", "/run/systemd/journal/syslog")
     assert config.observer.interfaces == ("eth0", "eth1") and not config.observer.enabled
     assert (config.observer.flap_threshold, config.observer.flap_window) == (5, 30.0)
@@ -78,7 +80,10 @@ def test_values(tmp_path):
 # (section text, expected problem after "FILE:LINE: "); the wrong value is on line 2.
 CASES = [
     ("[deamon]\nx = 1", 1, "[deamon]: unknown section (sections: daemon, log, observer"),
-    ("[daemon]\nsocket = '/x'", 2, "[daemon] socket: unknown key (known: status_socket)"),
+    ("[daemon]\nsocket = '/x'", 2,
+     "[daemon] socket: unknown key (known: status_socket, state_dir)"),
+    ("[daemon]\nstate_dir = 'var/lib/lvsmon'", 2,
+     '[daemon] state_dir: "var/lib/lvsmon" must be an absolute path'),
     ("[daemon]\nstatus_socket = 'status.sock'", 2,
      '[daemon] status_socket: "status.sock" must be an absolute path'),
     ("[daemon]\nstatus_socket = '/" + "x" * 120 + "'", 2,

@@ -96,7 +96,7 @@ def test_ipvs_table_is_plain_json():
         (b"\xff\xfe\n", "not JSON"),
         (b"[1, 2]\n", "JSON object"),
         (b'{"get": "secrets"}\n', "one of daemon, vrrp, participant, ipvs, snat, keepalived, "
-                                   "keepalived_diff, frontends, all"),
+                                   "keepalived_diff, drains, frontends, all"),
         (b'{"get": 5}\n', "one of"),
         (b'{"get": "all", "set": 1}\n', "unknown request key 'set'"),
     ],

@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lvsmon.model import Counters, IpvsTable, RealServer, ServiceKey, VirtualService
 from lvsmon.model.daemon import DaemonInfo, DaemonState, SourceState
+from lvsmon.model.drain import DrainGuardSnapshot, HeldDrain
 from lvsmon.model.frozen import FrozenDict
 from lvsmon.model.vrrp import (
     Anomaly,
@@ -347,3 +348,26 @@ def test_keepalived_families_pass_promtool(tmp_path):
     done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                           timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_drain_guard():
+    drain = HeldDrain("tcp:10.0.0.1:80", "10.0.1.2:80", 100, "2026-01-01T00:00:00+00:00", 0,
+                      reasserted=2, last_reasserted_at=99.0, restored_weight=100)
+    guard = DrainGuardSnapshot("/var/lib/lvsmon", 0.2, (drain,), checks=50, reasserted_total=3,
+                               checked_at=100.0, problems=("entry 'x': bad",))
+    daemon_state = DaemonState(state().daemon, drains=SourceState(True).succeeded(guard, 100.0))
+    got = samples(render(daemon_state))
+    labels = "real_server=10.0.1.2:80,service=tcp:10.0.0.1:80"
+    assert got[f"lvsmon_drain_held{{{labels}}}"] == 1
+    assert got[f"lvsmon_drain_saved_weight{{{labels}}}"] == 100
+    assert got[f"lvsmon_drain_reassertions_total{{{labels}}}"] == 2
+    assert got["lvsmon_drain_guard_reassertions_total{}"] == 3
+    assert got["lvsmon_drain_state_problems{}"] == 1
+    assert got["lvsmon_source_up{source=drains}"] == 1
+    assert b"lvsmon_drain" not in render(state())  # no guard, no series
+    if shutil.which("promtool"):
+        done = subprocess.run(["promtool", "check", "metrics"], input=render(daemon_state),
+                              capture_output=True, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    parsed = {f.name for f in openmetrics_families(render(daemon_state, True).decode())}
+    assert {"lvsmon_drain_held", "lvsmon_drain_reassertions"} <= parsed
