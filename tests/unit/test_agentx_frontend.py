@@ -121,10 +121,10 @@ def test_interface_indexes_are_kept_for_a_while():
 
     interfaces = InterfaceIndexes(ttl=30.0, lookup=lookup, clock=lambda: now[0])
     assert interfaces("eth0") == 7 and interfaces("eth0") == 7
-    assert interfaces("gone") is None
+    assert interfaces("gone") is None and interfaces("gone") is None  # a miss is not kept
     now[0] = 31.0
     assert interfaces("eth0") == 7
-    assert asked == ["eth0", "gone", "eth0"]
+    assert asked == ["eth0", "gone", "gone", "eth0"]
 
 
 def test_the_worker_coalesces_and_builds_off_the_calling_thread():
