@@ -32,6 +32,7 @@ from tests.lab.agentx_fake_master import SESSION, FakeMaster, wait_until
 
 BASE = lvsmon_mib.DEFAULT_BASE
 SUBTREES = list(mapping.subtrees(BASE).values())
+PROBES = [probe for probes in mapping.PROBES.values() for probe in probes]
 
 
 def indexes(if_index=served.if_index) -> AreaIndexes:
@@ -164,7 +165,8 @@ def config_for(path, **changes) -> Config:
 
 def test_frontend_serves_notifies_reports_and_reloads(tmp_path):
     async def scenario():
-        master = FakeMaster(tmp_path / "master", expected_registers=len(SUBTREES))
+        master = FakeMaster(tmp_path / "master", expected_registers=len(SUBTREES),
+                            probes=PROBES)
         await master.start()
         store = StateStore(served.state())
         frontend = Agentx()
@@ -175,6 +177,7 @@ def test_frontend_serves_notifies_reports_and_reloads(tmp_path):
         vrrp = mapping.subtrees(BASE)["KEEPALIVED-MIB vrrp"]
         registers = await conn.handshake(refuse={vrrp: ErrorCode.DUPLICATE_REGISTRATION})
         assert [register.subtree for register in registers] == SUBTREES
+        assert conn.probed == PROBES  # keepalived's objects tried first, none held
 
         # Answers come from the index of the published state.
         ids = dict(session_id=SESSION, transaction_id=1)
