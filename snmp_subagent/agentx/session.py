@@ -78,6 +78,10 @@ MIN_BACKOFF = 0.1
 MAX_BACKOFF = 2.0  # a master back after any outage is reached again within this
 STABLE_SECONDS = 30.0  # a session shorter than this counts as flapping
 FLAP_LOG_SECONDS = 60.0  # a flapping master is logged at most once per this
+# Probes register at net-snmp's default priority, register_mib's (keepalived's): only the
+# same priority makes a duplicate, and a longer OID wins whatever the priorities, so the
+# configured priority could never take such an object over anyway.
+PROBE_PRIORITY = 127
 CLOSE_WAIT = 1.0  # at most this long for the master's answer to our Close on stop
 MAX_WRITE_BUFFER = 8 * 1024 * 1024  # unsent bytes: a master that stopped reading
 NOTIFY_SOURCE = "lvsmon"
@@ -113,8 +117,8 @@ class Subtree:
     # every net-snmp agent built on register_mib, registers each column and scalar on its
     # own): such a registration is no duplicate of `oid`, yet the master would answer it
     # from that agent and the rest of the subtree from lvsmon, mixing two sources in one
-    # table. Each probe is registered first; one answered duplicateRegistration refuses the
-    # whole subtree. Probes that are accepted are unregistered again.
+    # table. Each probe is registered first (at PROBE_PRIORITY); one answered
+    # duplicateRegistration refuses the whole subtree. Accepted probes are unregistered.
     probes: tuple[Oid, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -541,20 +545,20 @@ class Subagent:
     async def _probe(self, connection: _Connection, subtree: Subtree) -> Response | None:
         """Register each of the subtree's probes, then unregister it again. The master's
         answer that refused one (the subtree is then refused), or None: go ahead."""
-        settings = self.settings
+        timeout = self.settings.timeout
         for probe in subtree.probes:
             answer = await connection.request(
                 lambda packet_id, probe=probe: Register(
                     session_id=connection.session_id, packet_id=packet_id, subtree=probe,
-                    priority=settings.priority),
-                settings.timeout)
+                    priority=PROBE_PRIORITY),
+                timeout)
             if answer.error != ErrorCode.NO_ERROR:
                 return answer
             answer = await connection.request(
                 lambda packet_id, probe=probe: Unregister(
                     session_id=connection.session_id, packet_id=packet_id, subtree=probe,
-                    priority=settings.priority),
-                settings.timeout)
+                    priority=PROBE_PRIORITY),
+                timeout)
             if answer.error == ErrorCode.NOT_OPEN:
                 return answer  # ends the session, as for a Register
         return None
