@@ -103,7 +103,8 @@ class Agentx:
                               settings.base)  # fmt: skip
         state = self.store.current
         first = await asyncio.to_thread(indexes.build, state)  # served from the first answer
-        subtrees = [Subtree(oid) for oid in mapping.subtrees(settings.base).values()]
+        subtrees = [Subtree(oid, probes=mapping.PROBES.get(oid, ()))
+                    for oid in mapping.subtrees(settings.base).values()]
         self.subagent = Subagent(settings, subtrees, first)
         self.worker = IndexWorker(indexes, self.subagent.update)
         self._ipvs_diffs = ThreadPoolExecutor(1, thread_name_prefix="agentx-ipvs-diff")

@@ -17,7 +17,8 @@ raised: the rest of the area is served. A mapping that fails on a state (a bug, 
 snapshot it cannot read) is logged once per area and its last good index stays served.
 
 InterfaceIndexes answers the mapping's ifIndex questions from socket.if_nametoindex, and
-keeps each answer for INTERFACE_TTL seconds (an interface created again gets a new index).
+keeps each index for INTERFACE_TTL seconds (an interface created again gets a new index);
+a name with no interface is asked again next time (a vmac interface appears later).
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def objects_of(oids: Iterable[Oid], entries: tuple[Oid, ...]) -> set[Oid]:
 
 
 class InterfaceIndexes:
-    """name -> ifIndex (None: no such interface), from the kernel, kept INTERFACE_TTL s."""
+    """name -> ifIndex (None: no such interface), from the kernel; an index is kept for
+    INTERFACE_TTL seconds, a miss not at all."""
 
     def __init__(self, ttl: float = INTERFACE_TTL, lookup=socket.if_nametoindex,
                  clock=time.monotonic):
@@ -107,7 +109,8 @@ class InterfaceIndexes:
         try:
             index = self._lookup(name)
         except OSError:
-            index = None
+            self._known.pop(name, None)
+            return None
         self._known[name] = (index, now)
         return index
 

@@ -37,7 +37,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lvsmon.errors import AgentxError
 from lvsmon_snmp.agentx.answers import answer_get, answer_get_bulk, answer_get_next
@@ -61,6 +61,7 @@ from lvsmon_snmp.agentx.codec import (
     Response,
     TestSet,
     UndoSet,
+    Unregister,
     VarBind,
     encode,
     encode_response,
@@ -77,6 +78,10 @@ MIN_BACKOFF = 0.1
 MAX_BACKOFF = 2.0  # a master back after any outage is reached again within this
 STABLE_SECONDS = 30.0  # a session shorter than this counts as flapping
 FLAP_LOG_SECONDS = 60.0  # a flapping master is logged at most once per this
+# Probes register at net-snmp's default priority, register_mib's (keepalived's): only the
+# same priority makes a duplicate, and a longer OID wins whatever the priorities, so the
+# configured priority could never take such an object over anyway.
+PROBE_PRIORITY = 127
 CLOSE_WAIT = 1.0  # at most this long for the master's answer to our Close on stop
 MAX_WRITE_BUFFER = 8 * 1024 * 1024  # unsent bytes: a master that stopped reading
 NOTIFY_SOURCE = "lvsmon"
@@ -108,9 +113,20 @@ class Subtree:
     oid: Oid
     range_subid: int = 0
     upper_bound: int = 0
+    # Objects under `oid` that another agent registers one by one (keepalived's agent, like
+    # every net-snmp agent built on register_mib, registers each column and scalar on its
+    # own): such a registration is no duplicate of `oid`, yet the master would answer it
+    # from that agent and the rest of the subtree from lvsmon, mixing two sources in one
+    # table. Each probe is registered first (at PROBE_PRIORITY); one answered
+    # duplicateRegistration refuses the whole subtree. Accepted probes are unregistered.
+    probes: tuple[Oid, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "oid", parse_oid(self.oid))
+        probes = tuple(parse_oid(probe) for probe in self.probes)
+        if any(probe[:len(self.oid)] != self.oid or probe == self.oid for probe in probes):
+            raise SubtreeError(f"a probe of {format_oid(self.oid)} must lie under it")
+        object.__setattr__(self, "probes", probes)
         if not 0 <= self.range_subid <= len(self.oid):
             raise SubtreeError(f"range_subid {self.range_subid} outside the subtree "
                                f"{format_oid(self.oid)}")
@@ -506,12 +522,14 @@ class Subagent:
         connection.session_id = answer.session_id
         served, refused = [], {}
         for subtree in self.subtrees:
-            answer = await connection.request(
-                lambda packet_id, subtree=subtree: Register(
-                    session_id=connection.session_id, packet_id=packet_id,
-                    subtree=subtree.oid, range_subid=subtree.range_subid,
-                    upper_bound=subtree.upper_bound, priority=settings.priority),
-                settings.timeout)
+            answer = await self._probe(connection, subtree)
+            if answer is None:
+                answer = await connection.request(
+                    lambda packet_id, subtree=subtree: Register(
+                        session_id=connection.session_id, packet_id=packet_id,
+                        subtree=subtree.oid, range_subid=subtree.range_subid,
+                        upper_bound=subtree.upper_bound, priority=settings.priority),
+                    settings.timeout)
             if answer.error == ErrorCode.NO_ERROR:
                 served.append(subtree)
                 self._served = tuple(served)  # answer its requests while the rest registers
@@ -523,6 +541,27 @@ class Subagent:
                 raise connection.ended.result()
         self._served, self._refused = tuple(served), refused
         self._log_refusals()
+
+    async def _probe(self, connection: _Connection, subtree: Subtree) -> Response | None:
+        """Register each of the subtree's probes, then unregister it again. The master's
+        answer that refused one (the subtree is then refused), or None: go ahead."""
+        timeout = self.settings.timeout
+        for probe in subtree.probes:
+            answer = await connection.request(
+                lambda packet_id, probe=probe: Register(
+                    session_id=connection.session_id, packet_id=packet_id, subtree=probe,
+                    priority=PROBE_PRIORITY),
+                timeout)
+            if answer.error != ErrorCode.NO_ERROR:
+                return answer
+            answer = await connection.request(
+                lambda packet_id, probe=probe: Unregister(
+                    session_id=connection.session_id, packet_id=packet_id, subtree=probe,
+                    priority=PROBE_PRIORITY),
+                timeout)
+            if answer.error == ErrorCode.NOT_OPEN:
+                return answer  # ends the session, as for a Register
+        return None
 
     def _log_refusals(self) -> None:
         for subtree, why in self._refused.items():

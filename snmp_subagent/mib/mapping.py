@@ -48,13 +48,25 @@ class Area:
 
 
 def subtrees(base: Oid = lvsmon_mib.DEFAULT_BASE) -> dict[str, Oid]:
-    """MIB part -> the subtree to register. keepalived's agent registers the same three
+    """MIB part -> the subtree to register: keepalived's agent serves the same three
     KEEPALIVED-MIB parts (global, VRRP, check) and VRRPV3-MIB, so that next to it each
-    is served or refused on its own."""
+    is served or refused on its own (see PROBES)."""
     ka = keepalived_mib.KEEPALIVED
     return {"KEEPALIVED-MIB global": ka + (1,), "KEEPALIVED-MIB vrrp": ka + (2,),
             "KEEPALIVED-MIB check": ka + (3,), "VRRPV3-MIB": vrrpv3_mib.VRRPV3,
             "LVSMON-MIB": tuple(base)}  # fmt: skip
+
+
+# keepalived's agent registers each column and scalar as a subtree of its own (measured
+# against keepalived 2.2.7 on net-snmp 5.9: version, vrrpInstanceName, virtualServerType,
+# vrrpv3OperationsMasterIpAddr each answer duplicateRegistration, their parents do not).
+# lvsmon registers one of them before each part: refused, keepalived's agent has the part.
+PROBES: dict[Oid, tuple[Oid, ...]] = {
+    keepalived_mib.GLOBAL: (keepalived_mib.VERSION[:-1],),
+    keepalived_mib.KEEPALIVED + (2,): (keepalived_mib.VRRP_INSTANCE_ENTRY + (2,),),
+    keepalived_mib.KEEPALIVED + (3,): (keepalived_mib.VIRTUAL_SERVER_ENTRY + (2,),),
+    vrrpv3_mib.VRRPV3: (vrrpv3_mib.OPERATIONS_ENTRY + (3,),),
+}
 
 
 def areas(base: Oid = lvsmon_mib.DEFAULT_BASE) -> tuple[Area, ...]:

@@ -31,6 +31,7 @@ SOME_SUBTREE = (1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 7)
 class FakeConnection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
+        self.expected_registers, self.probes, self.probed = 1, frozenset(), []
         self.framer = Framer()
         self.packet_id = 1000
 
@@ -64,19 +65,28 @@ class FakeConnection:
         return self.packet_id
 
     async def handshake(self, refuse: dict | None = None) -> list[codec.Register]:
-        """Answer Open with SESSION and each Register with noError or refuse[subtree]."""
+        """Answer Open with SESSION and each Register with noError or refuse[subtree], each
+        Unregister with noError. Registers of the master's `probes` (OIDs a subagent
+        registers and unregisters before a subtree, to find another agent's objects) go to
+        self.probed; a refused probe counts as one of the expected registrations (its
+        subtree is then never registered). Returns the other Registers."""
         opened = await self.read()
         assert isinstance(opened, codec.Open), opened
         self.send(codec.Response(session_id=SESSION, packet_id=opened.packet_id))
-        registers = []
-        while len(registers) < self.expected_registers:
-            register = await self.read()
-            assert isinstance(register, codec.Register), register
-            assert register.session_id == SESSION and register.priority == 127
-            registers.append(register)
-            error = (refuse or {}).get(register.subtree, ErrorCode.NO_ERROR)
-            self.send(codec.Response(session_id=SESSION, packet_id=register.packet_id,
-                                     error=error))
+        registers, refused_probes, self.probed = [], 0, []
+        while len(registers) + refused_probes < self.expected_registers:
+            pdu = await self.read()
+            assert isinstance(pdu, codec.Register | codec.Unregister), pdu
+            assert pdu.session_id == SESSION and pdu.priority == 127
+            error = ErrorCode.NO_ERROR
+            if isinstance(pdu, codec.Register):
+                error = (refuse or {}).get(pdu.subtree, ErrorCode.NO_ERROR)
+                if pdu.subtree not in self.probes:
+                    registers.append(pdu)
+                else:
+                    self.probed.append(pdu.subtree)
+                    refused_probes += error != ErrorCode.NO_ERROR
+            self.send(codec.Response(session_id=SESSION, packet_id=pdu.packet_id, error=error))
         return registers
 
     async def expect_close(self, reason: CloseReason) -> None:
@@ -91,9 +101,10 @@ class FakeConnection:
 
 
 class FakeMaster:
-    def __init__(self, path, expected_registers: int = 1):
+    def __init__(self, path, expected_registers: int = 1, probes=()):
         self.path = str(path)
         self.expected_registers = expected_registers
+        self.probes = frozenset(probes)
         self.accepted: asyncio.Queue[FakeConnection] = asyncio.Queue()
         self.server: asyncio.Server | None = None
 
@@ -107,6 +118,7 @@ class FakeMaster:
     async def _accept(self, reader, writer) -> None:
         connection = FakeConnection(reader, writer)
         connection.expected_registers = self.expected_registers
+        connection.probes = self.probes
         await self.accepted.put(connection)
 
     async def connection(self, timeout: float = WAIT) -> FakeConnection:

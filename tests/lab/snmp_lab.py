@@ -66,6 +66,58 @@ def parse_varbinds(output: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def write_table_mib(directory, module: str, table: tuple[int, ...],
+                    columns: list[tuple[int, str]], index_column: int = 100) -> None:
+    """A MIB module with no IMPORTS (Debian has no base MIBs) naming one table's columns
+    (number, SYNTAX) as c<number>, so that snmptable can show it: -M directory -m module.
+    The entry's INDEX object is column `index_column`, not-accessible."""
+    prefix = module.lower().replace("-", "")
+    entry = f"{prefix}Entry"
+    sequence = ",\n    ".join([f"c{number} {syntax}" for number, syntax in columns]
+                              + [f"c{index_column} Integer32"])
+    objects = "".join(
+        f"c{number} OBJECT-TYPE\n    SYNTAX {syntax}\n    MAX-ACCESS read-only\n"
+        f"    STATUS current\n    DESCRIPTION \"column {number}\"\n    ::= {{ {entry} {number} }}\n"
+        for number, syntax in columns)
+    root = " ".join(map(str, table[1:-1]))
+    (Path(directory) / f"{module}.txt").write_text(f"""{module} DEFINITIONS ::= BEGIN
+{prefix}Root OBJECT IDENTIFIER ::= {{ iso {root} }}
+{prefix}Table OBJECT-TYPE
+    SYNTAX SEQUENCE OF {prefix.capitalize()}Entry
+    MAX-ACCESS not-accessible
+    STATUS current
+    DESCRIPTION "the table"
+    ::= {{ {prefix}Root {table[-1]} }}
+{entry} OBJECT-TYPE
+    SYNTAX {prefix.capitalize()}Entry
+    MAX-ACCESS not-accessible
+    STATUS current
+    DESCRIPTION "a row"
+    INDEX {{ c{index_column} }}
+    ::= {{ {prefix}Table 1 }}
+{prefix.capitalize()}Entry ::= SEQUENCE {{
+    {sequence}
+}}
+{objects}c{index_column} OBJECT-TYPE
+    SYNTAX Integer32
+    MAX-ACCESS not-accessible
+    STATUS current
+    DESCRIPTION "the row index"
+    ::= {{ {entry} {index_column} }}
+END
+""")
+
+
+def snmptable(namespace, mib_dir, module: str, table: str) -> list[dict[str, str]]:
+    """snmptable's rows as {"index": ..., "c<number>": text} (-Ci -Cf "|", MIBS empty)."""
+    done = namespace.run(["snmptable", "-v2c", "-c", COMMUNITY, "-M", str(mib_dir), "-m",
+                          module, "-Ci", "-Cf", "|", f"127.0.0.1:{SNMP_PORT}", "." + table],
+                         env=TOOL_ENV, timeout=60)
+    lines = [line for line in done.stdout.splitlines() if "|" in line]
+    header = lines[0].split("|")
+    return [dict(zip(header, line.split("|"), strict=True)) for line in lines[1:]]
+
+
 class SnmpLab:
     def __init__(self, lab, namespace, *, agentx: str | None = None,
                  extra_conf: tuple[str, ...] = ()):

@@ -223,6 +223,41 @@ def test_duplicate_registration_leaves_that_subtree_off(tmp_path, caplog):
     assert any("served by lvsmon again" in r.getMessage() for r in caplog.records)
 
 
+def test_a_refused_probe_leaves_its_subtree_off(tmp_path):
+    """keepalived's agent registers each object on its own: no duplicate of lvsmon's whole
+    subtree, so lvsmon registers one of those objects (a probe) first."""
+    column = OTHER + (2, 3, 1, 2)
+
+    async def scenario():
+        master = FakeMaster(tmp_path / "master", expected_registers=2, probes={column})
+        await master.start()
+        subtrees = [Subtree(OTHER, probes=(column,)), Subtree(BASE)]
+        agent = Subagent(settings_for(master.path), subtrees, index=sample_index())
+        async with running(agent):
+            # Another agent holds the probed column: the subtree is never registered.
+            conn = await master.connection()
+            registers = await conn.handshake(refuse={column: ErrorCode.DUPLICATE_REGISTRATION})
+            assert [register.subtree for register in registers] == [BASE]
+            assert conn.probed == [column]
+            await wait_until(lambda: agent.connected)
+            assert agent.served_subtrees == (Subtree(BASE),)
+            assert agent.refused_subtrees == {Subtree(OTHER): "duplicateRegistration"}
+            conn.send(codec.Close(session_id=SESSION, reason=CloseReason.SHUTDOWN))
+            assert await conn.read() is None
+            # Nobody holds it: the probe is registered, unregistered, then the subtree.
+            conn = await master.connection()
+            registers = await conn.handshake()
+            assert [register.subtree for register in registers] == [OTHER, BASE]
+            assert conn.probed == [column]
+            await wait_until(lambda: agent.connected)
+            assert agent.served_subtrees == (Subtree(OTHER), Subtree(BASE))
+        await master.stop()
+
+    run(scenario)
+    with pytest.raises(session.SubtreeError):
+        Subtree(OTHER, probes=(BASE,))
+
+
 # -- hostile and broken masters ----------------------------------------------------
 
 

@@ -24,11 +24,12 @@ from tests.lab.snmp_lab import (
     REPO,
     SNMP_PORT,
     TABLE,
-    TOOL_ENV,
     TRAP_OID,
     WRITE_COMMUNITY,
     SnmpLab,
     expected_text,
+    snmptable,
+    write_table_mib,
 )
 
 pytestmark = pytest.mark.lab
@@ -52,45 +53,6 @@ def same(got, want) -> bool:
     return all(g[:2] == w[:2] and (g[2] == w[2] or (w[1] == "Timeticks" and
                                                     g[2].startswith(w[2] + " ")))
                for g, w in zip(got, want, strict=True))
-
-
-def write_test_mib(directory) -> None:
-    """A MIB of the test table for snmptable, with no IMPORTS (there are no base MIBs)."""
-    columns = [f"test{n}" for n in range(1, COLUMNS + 1)]
-    objects = "\n".join(
-        f"test{n} OBJECT-TYPE\n    SYNTAX {syntax}\n    MAX-ACCESS read-only\n"
-        f"    STATUS current\n    DESCRIPTION \"column {n}\"\n    ::= {{ testEntry {n} }}\n"
-        for n, syntax in enumerate(_MIB_SYNTAX, start=1))
-    sequence = ",\n    ".join(f"{name} {syntax}" for name, syntax in zip(columns, _MIB_SYNTAX,
-                                                                          strict=True))
-    (directory / f"{TEST_MIB}.txt").write_text(f"""{TEST_MIB} DEFINITIONS ::= BEGIN
-lvsmonAgentxTest OBJECT IDENTIFIER ::= {{ iso {' '.join(map(str, BASE[1:]))} }}
-testTable OBJECT-TYPE
-    SYNTAX SEQUENCE OF TestEntry
-    MAX-ACCESS not-accessible
-    STATUS current
-    DESCRIPTION "every type"
-    ::= {{ lvsmonAgentxTest 1 }}
-testEntry OBJECT-TYPE
-    SYNTAX TestEntry
-    MAX-ACCESS not-accessible
-    STATUS current
-    DESCRIPTION "a row"
-    INDEX {{ testRow }}
-    ::= {{ testTable 1 }}
-TestEntry ::= SEQUENCE {{
-    {sequence},
-    testRow Integer32
-}}
-{objects}
-testRow OBJECT-TYPE
-    SYNTAX Integer32
-    MAX-ACCESS not-accessible
-    STATUS current
-    DESCRIPTION "row number, not served"
-    ::= {{ testEntry 100 }}
-END
-""")
 
 
 @pytest.fixture
@@ -132,20 +94,16 @@ def test_every_type_read_by_every_manager(lab, snmp):
     # snmptable lose the table ("Was that a table?"), so it is left out here.
     mibs = lab.tmpdir / "mibs"
     mibs.mkdir()
-    write_test_mib(mibs)
-    table = snmp.ns.run(["snmptable", "-v2c", "-c", "public", "-M", str(mibs), "-m", TEST_MIB,
-                         "-Ci", "-Cf", "|", f"127.0.0.1:{SNMP_PORT}",
-                         "." + format_oid(TABLE)], env=TOOL_ENV).stdout
-    lines = [line for line in table.splitlines() if "|" in line]
-    assert lines[0].split("|") == ["index", *[f"test{n}" for n in range(1, COLUMNS + 1)]], table
-    assert len(lines) == 1 + ROWS, table
-    for row, line in enumerate(lines[1:], start=1):
-        cells = line.split("|")
-        assert cells[0] == str(row)
-        assert cells[1] == str(row_values(row)[0].data)
-        assert cells[2] == f'"row {row} text"'
-        assert cells[5] == str(row_values(row)[4].data)  # Counter32
-        assert cells[9] == str(row_values(row)[8].data)  # Counter64
+    write_table_mib(mibs, TEST_MIB, TABLE, list(enumerate(_MIB_SYNTAX, start=1)))
+    rows = snmptable(snmp.ns, mibs, TEST_MIB, format_oid(TABLE))
+    assert list(rows[0]) == ["index", *[f"c{n}" for n in range(1, COLUMNS + 1)]], rows
+    assert len(rows) == ROWS, rows
+    for row, cells in enumerate(rows, start=1):
+        assert cells["index"] == str(row)
+        assert cells["c1"] == str(row_values(row)[0].data)
+        assert cells["c2"] == f'"row {row} text"'
+        assert cells["c5"] == str(row_values(row)[4].data)  # Counter32
+        assert cells["c9"] == str(row_values(row)[8].data)  # Counter64
 
     # snmpset reaches the subagent's TestSet: refused notWritable.
     done = snmp.tool("snmpset", f"{BASE_TEXT}.2.0", "s", "new", community=WRITE_COMMUNITY,

@@ -32,6 +32,7 @@ from tests.lab.agentx_fake_master import SESSION, FakeMaster, wait_until
 
 BASE = lvsmon_mib.DEFAULT_BASE
 SUBTREES = list(mapping.subtrees(BASE).values())
+PROBES = [probe for probes in mapping.PROBES.values() for probe in probes]
 
 
 def indexes(if_index=served.if_index) -> AreaIndexes:
@@ -121,10 +122,10 @@ def test_interface_indexes_are_kept_for_a_while():
 
     interfaces = InterfaceIndexes(ttl=30.0, lookup=lookup, clock=lambda: now[0])
     assert interfaces("eth0") == 7 and interfaces("eth0") == 7
-    assert interfaces("gone") is None
+    assert interfaces("gone") is None and interfaces("gone") is None  # a miss is not kept
     now[0] = 31.0
     assert interfaces("eth0") == 7
-    assert asked == ["eth0", "gone", "eth0"]
+    assert asked == ["eth0", "gone", "gone", "eth0"]
 
 
 def test_the_worker_coalesces_and_builds_off_the_calling_thread():
@@ -164,7 +165,8 @@ def config_for(path, **changes) -> Config:
 
 def test_frontend_serves_notifies_reports_and_reloads(tmp_path):
     async def scenario():
-        master = FakeMaster(tmp_path / "master", expected_registers=len(SUBTREES))
+        master = FakeMaster(tmp_path / "master", expected_registers=len(SUBTREES),
+                            probes=PROBES)
         await master.start()
         store = StateStore(served.state())
         frontend = Agentx()
@@ -175,6 +177,7 @@ def test_frontend_serves_notifies_reports_and_reloads(tmp_path):
         vrrp = mapping.subtrees(BASE)["KEEPALIVED-MIB vrrp"]
         registers = await conn.handshake(refuse={vrrp: ErrorCode.DUPLICATE_REGISTRATION})
         assert [register.subtree for register in registers] == SUBTREES
+        assert conn.probed == PROBES  # keepalived's objects tried first, none held
 
         # Answers come from the index of the published state.
         ids = dict(session_id=SESSION, transaction_id=1)
