@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from tests.vm.image import GUEST_TAG_HOSTROOT, GUEST_TAG_JOB, Image, ImageError, ensure_image
 
@@ -75,6 +76,8 @@ class GuestTimeout(GuestError):
 def qemu_argv(image: Image, jobdir: Path, memory_mib: int, cpus: int) -> list[str]:
     return [
         "qemu-system-x86_64",
+        # tcg: this machine's /dev/kvm is nested and refuses the guest (an MSR assertion
+        # with -cpu max or host, a hang with arch-capabilities off), measured 2026-11-26.
         "-accel", "tcg",
         "-cpu", "max",  # offers RDRAND, so the guest's random pool is ready at once
         "-smp", str(cpus),
@@ -121,12 +124,14 @@ def run_in_guest(
     cwd: Path | str = REPO,
     memory_mib: int = 1024,
     cpus: int = 2,
+    follow: TextIO | None = None,
 ) -> GuestResult:
     """Boot the guest, run argv there (in cwd, with BASE_ENV updated by env), power off.
 
     Returns the command's exit code and output. Raises GuestTimeout if it did not
     finish within timeout seconds (boot included), GuestError if the guest did not
-    get to run it. qemu is always killed and the temp dir removed.
+    get to run it. qemu is always killed and the temp dir removed. With `follow`, the
+    command's output is also written there as it comes (a narrated demo).
     """
     image = ensure_image()
     _remove_stale_jobdirs()
@@ -145,7 +150,7 @@ def run_in_guest(
                 preexec_fn=_die_with_parent,  # only a prctl: safe before exec
             )
             try:
-                qemu.wait(timeout=timeout)
+                _wait(qemu, timeout, share / "output", follow)
             except subprocess.TimeoutExpired:
                 raise GuestTimeout(
                     f"guest command {argv!r} did not finish within {timeout} s",
@@ -169,6 +174,33 @@ def run_in_guest(
         shutil.rmtree(jobdir, ignore_errors=True)
 
 
+def _wait(qemu: subprocess.Popen, timeout: float, output: Path, follow: TextIO | None) -> None:
+    """qemu.wait(timeout), copying what the command writes to `follow` meanwhile."""
+    if follow is None:
+        qemu.wait(timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    shown = 0
+
+    def copy_new() -> None:
+        nonlocal shown
+        data = _read(output)
+        if len(data) > shown:
+            follow.write(data[shown:])
+            follow.flush()
+            shown = len(data)
+
+    while True:
+        try:
+            qemu.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            break
+        except subprocess.TimeoutExpired:
+            copy_new()
+            if time.monotonic() >= deadline:
+                raise
+    copy_new()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.vm.qemu",
@@ -181,6 +213,10 @@ def main() -> int:
     parser.add_argument("--cwd", default=str(REPO), help="working directory in the guest")
     parser.add_argument("--console", action="store_true",
                         help="also print the guest's serial console (kernel messages)")
+    parser.add_argument("--follow", action="store_true",
+                        help="print the command's output as it comes, not at the end")
+    parser.add_argument("--memory", type=int, default=1024, metavar="MIB",
+                        help="guest memory [default: 1024]")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -193,13 +229,16 @@ def main() -> int:
             parser.error(f"--env wants NAME=VALUE, got {item!r}")
         env[name] = value
     try:
-        result = run_in_guest(command, timeout=args.timeout, env=env, cwd=args.cwd)
+        result = run_in_guest(command, timeout=args.timeout, env=env, cwd=args.cwd,
+                              memory_mib=args.memory,
+                              follow=sys.stdout if args.follow else None)
     except (GuestError, ImageError) as e:
         print(f"vm: {e}", file=sys.stderr)
         return 125
     if args.console:
         sys.stderr.write(result.console)
-    sys.stdout.write(result.output)
+    if not args.follow:
+        sys.stdout.write(result.output)
     print(f"vm: exit {result.returncode} after {result.seconds:.1f} s (boot to power-off)",
           file=sys.stderr)
     return result.returncode
