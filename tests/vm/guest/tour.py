@@ -28,6 +28,7 @@ import json
 import os
 import shlex
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -114,19 +115,25 @@ class Narrator:
         self.show(director.name, f"lvsmon {shown}", done.stdout + done.stderr, trim)
         return done
 
-    def check_nrpe(self, director: Director, command: str, show: bool = True) -> int:
+    def check_nrpe(self, director: Director, command: str) -> int:
+        """check_nrpe's exit code; shown is its status line (the perfdata after "|" cut)."""
         code, output = self.site.nrpe(director, command)
-        if show:
-            self.show("monitor", f"check_nrpe -H {director.back} -c {command}   (exit {code})",
-                      output, trim=3)
+        line = output.splitlines()[0].split(" | ")[0] if output else ""
+        self.show("monitor", f"check_nrpe -H {director.back} -c {command}   # exit {code}",
+                  line)
         return code
 
-    def promql(self, expression: str, label: str = "instance") -> dict[str, float]:
-        values = self.site.prometheus.values(expression, label)
-        text = "\n".join(f"{key or '{}'}  {value:g}" for key, value in sorted(values.items()))
+    def promql(self, expression: str, *labels: str) -> dict[str, float]:
+        """An instant query, shown with these labels (default instance); returns
+        {first label's value: value}."""
+        labels = labels or ("instance",)
+        samples = self.site.prometheus.query(expression)
+        text = "\n".join(
+            "{" + ", ".join(f'{name}="{found.get(name, "")}"' for name in labels) + f"}}  {value:g}"
+            for found, value in sorted(samples, key=lambda s: sorted(s[0].items())))
         self.show("monitor", f"promtool query instant http://127.0.0.1:9090 '{expression}'",
                   text or "(empty)")
-        return values
+        return {found.get(labels[0], ""): value for found, value in samples}
 
     def snmpwalk(self, director: Director, *columns: tuple[int, ...], trim: int = TRIM
                  ) -> list[list[tuple[str, str, str]]]:
@@ -198,7 +205,7 @@ def step_healthy(n: Narrator) -> dict:
     masters = by_director(site, n.promql(f'lvsmon_vrrp_masters{{vrid="{VRID}"}}'))
     n.expect(masters == {"lb1": 1, "lb2": 1}, "one master seen from both directors")
     routers = master_routers(site)
-    n.promql(f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1', label="router")
+    n.promql(f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1', "instance", "router")
     connections = by_director(site, n.promql(
         f'lvsmon_ipvs_service_connections_total{{service="{SERVICE}"}}'))
     n.expect(connections.get("lb1", 0) > 0, "lb1 has forwarded connections")
@@ -271,19 +278,27 @@ def step_failover(n: Narrator) -> dict:
     n.say("lb1's keepalived dies (kill -9: no goodbye advert). lb2 takes over after three "
           "missed adverts.")
     n.show("lb1", "pkill -9 keepalived", "")
-    kill_hard(lb1.keepalived)
     codes: list[int] = []
+    stop = threading.Event()
 
-    def taken_over() -> bool:
-        codes.extend(site.nrpe(d, "check_vrrp")[0] for d in (lb1, lb2))
-        return all(v == lb2.front for v in master_routers(site).values()) and \
-            len(master_routers(site)) == 2
+    def nagios() -> None:  # check_vrrp back to back on both directors, as often as it can
+        while not stop.is_set():
+            codes.extend(site.nrpe(d, "check_vrrp")[0] for d in (lb1, lb2))
 
-    site.lab.wait_for(taken_over, 60, what="lb2 master, seen from both exporters")
+    poller = threading.Thread(target=nagios, daemon=True)
+    poller.start()
+    kill_hard(lb1.keepalived)
+    try:
+        site.lab.wait_for(lambda: master_routers(site) == {"lb1": lb2.front, "lb2": lb2.front},
+                          60, what="lb2 master, seen from both exporters")
+        site.lab.wait_for(lambda: len(codes) >= 6, 60, what="check_vrrp run a few times")
+    finally:
+        stop.set()
+        poller.join(120)
     n.say(f"# check_vrrp on both directors, run {len(codes)} times through the failover: "
           f"exit codes {sorted(set(codes))}")
     routers = master_routers(site)
-    n.promql(f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1', label="router")
+    n.promql(f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1', "instance", "router")
     walk = n.snmpwalk(lb2, SEGMENT_MASTER)[0]
     agentx = segment_masters(walk)
     final = {d.name: n.check_nrpe(d, "check_vrrp") for d in (lb1, lb2)}
@@ -314,7 +329,7 @@ def step_split_brain(n: Narrator) -> dict:
         alert = site.prometheus.wait_for(
             'ALERTS{alertname="LvsmonVrrpSplitBrain",alertstate="firing"}', 60,
             what="the split brain alert firing")
-        n.promql('ALERTS{alertname="LvsmonVrrpSplitBrain"}', label="alertstate")
+        n.promql('ALERTS{alertname="LvsmonVrrpSplitBrain"}', "instance", "alertstate")
         site.lab.wait_for(lambda: SPLIT_BRAIN_TRAP in lb1.snmp.snmptrapd.log(), 30,
                           what="the split brain trap at snmptrapd")
         trap = [line for line in lb1.snmp.snmptrapd.log().splitlines()
