@@ -291,10 +291,12 @@ def step_failover(n: Narrator) -> dict:
     try:
         site.lab.wait_for(lambda: master_routers(site) == {"lb1": lb2.front, "lb2": lb2.front},
                           60, what="lb2 master, seen from both exporters")
-        site.lab.wait_for(lambda: len(codes) >= 6, 60, what="check_vrrp run a few times")
+    except Exception:
+        _restart_keepalived(site, lb1)  # the next steps need lb1 back either way
+        raise
     finally:
         stop.set()
-        poller.join(120)
+        poller.join(180)  # the check in flight finishes
     n.say(f"# check_vrrp on both directors, run {len(codes)} times through the failover: "
           f"exit codes {sorted(set(codes))}")
     routers = master_routers(site)
@@ -306,14 +308,19 @@ def step_failover(n: Narrator) -> dict:
     n.expect(agentx == [lb2.front], "lvsmonSegmentMaster on lb2 names lb2")
     n.expect(CRITICAL not in codes and CRITICAL not in final.values(),
              "no CRITICAL from the failover alone")
+    n.expect(len(codes) > 0, "check_vrrp ran during the failover")
     n.say("\n# lb1's keepalived started again: it has the higher priority and takes back over")
+    _restart_keepalived(site, lb1)
+    return {"master_router": routers, "agentx_master": agentx,
+            "check_vrrp_codes": sorted(set(codes)), "check_vrrp_after": final}
+
+
+def _restart_keepalived(site: Site, lb1: Director) -> None:
     site.start_keepalived(lb1)
     site.lab.wait_for(lambda: set(master_routers(site).values()) == {lb1.front}, 90,
                       what="lb1 master again")
     site.lab.wait_for(lambda: len(site.weights(lb1)) == len(REAL_SERVERS), 60,
                       what="lb1's virtual server back")
-    return {"master_router": routers, "agentx_master": agentx,
-            "check_vrrp_codes": sorted(set(codes)), "check_vrrp_after": final}
 
 
 def step_split_brain(n: Narrator) -> dict:
