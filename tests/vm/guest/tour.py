@@ -28,7 +28,6 @@ import json
 import os
 import shlex
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -278,25 +277,23 @@ def step_failover(n: Narrator) -> dict:
     n.say("lb1's keepalived dies (kill -9: no goodbye advert). lb2 takes over after three "
           "missed adverts.")
     n.show("lb1", "pkill -9 keepalived", "")
-    codes: list[int] = []
-    stop = threading.Event()
-
-    def nagios() -> None:  # check_vrrp back to back on both directors, as often as it can
-        while not stop.is_set():
-            codes.extend(site.nrpe(d, "check_vrrp")[0] for d in (lb1, lb2))
-
-    poller = threading.Thread(target=nagios, daemon=True)
-    poller.start()
     kill_hard(lb1.keepalived)
+    codes: list[int] = []
+
+    def taken_over() -> bool:  # check_vrrp on both directors between two looks
+        codes.extend(site.nrpe(d, "check_vrrp")[0] for d in (lb1, lb2))
+        return master_routers(site) == {"lb1": lb2.front, "lb2": lb2.front}
+
     try:
-        site.lab.wait_for(lambda: master_routers(site) == {"lb1": lb2.front, "lb2": lb2.front},
-                          60, what="lb2 master, seen from both exporters")
-    except Exception:
-        _restart_keepalived(site, lb1)  # the next steps need lb1 back either way
-        raise
+        site.lab.wait_for(taken_over, 90, what="lb2 master, seen from both exporters")
+        return _failover_seen(n, codes)
     finally:
-        stop.set()
-        poller.join(180)  # the check in flight finishes
+        n.say("\n# lb1's keepalived started again: it has the higher priority and takes back over")
+        _restart_keepalived(site, lb1)
+
+
+def _failover_seen(n: Narrator, codes: list[int]) -> dict:
+    site, lb1, lb2 = n.site, n.site.lb1, n.site.lb2
     n.say(f"# check_vrrp on both directors, run {len(codes)} times through the failover: "
           f"exit codes {sorted(set(codes))}")
     routers = master_routers(site)
@@ -309,8 +306,6 @@ def step_failover(n: Narrator) -> dict:
     n.expect(CRITICAL not in codes and CRITICAL not in final.values(),
              "no CRITICAL from the failover alone")
     n.expect(len(codes) > 0, "check_vrrp ran during the failover")
-    n.say("\n# lb1's keepalived started again: it has the higher priority and takes back over")
-    _restart_keepalived(site, lb1)
     return {"master_router": routers, "agentx_master": agentx,
             "check_vrrp_codes": sorted(set(codes)), "check_vrrp_after": final}
 
