@@ -1,6 +1,6 @@
 # lvsmon: the two commands of the README's quick start, and their parts.
 # Both install what they need first (Debian packages, .venv, the project).
-.PHONY: demo test bootstrap vm-image lint unit bench
+.PHONY: demo demo-shell test bootstrap vm-image lint unit bench
 
 PY := .venv/bin/python
 
@@ -11,8 +11,17 @@ bootstrap:
 vm-image: bootstrap
 	$(PY) -m tests.vm.image
 
+# The tour (tests/vm/guest/tour.py): a two-director keepalived site in the IPVS guest, six
+# narrated steps with each step's wall time; exits 0 when every step saw what it should.
 demo: vm-image
-	$(PY) -m tests.vm.qemu --timeout 300 -- $(PY) -m tests.vm.guest.demo
+	$(PY) -m tests.vm.qemu --follow --memory 2048 --timeout 1500 -- $(PY) -m tests.vm.guest.tour
+
+# The same site kept up: a shell in the guest on this terminal; lb1's and lb2's exporters and
+# Prometheus on the host's 127.0.0.1:10573, :10574 and :9090 (the guest has no route out).
+demo-shell: vm-image
+	$(PY) -m tests.vm.qemu --terminal --memory 2048 --timeout 14400 \
+		--forward 10573:10573 --forward 10574:10574 --forward 9090:9090 \
+		-- $(PY) -m tests.vm.guest.shell
 
 lint: bootstrap
 	.venv/bin/ruff check .

@@ -210,7 +210,8 @@ class SnatService:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
             temporary = path.with_name(path.name + ".tmp")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # 0640: check_snat runs as nrpe's user, in the recorder's group (deploy/nrpe-lvsmon.cfg)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
             with os.fdopen(fd, "w") as handle:
                 json.dump(to_json(self.status()), handle)
             os.replace(temporary, path)

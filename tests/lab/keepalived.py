@@ -62,16 +62,19 @@ def keepalived_conf(router_id: str, instances: list[str]) -> str:
 
 
 def spawn_keepalived(lab: Lab, namespace: Namespace, conf_text: str,
-                     name: str | None = None) -> Process:
-    """Start keepalived (VRRP only, logging to its lab log) in `namespace` with this config.
+                     name: str | None = None, checker: bool = False) -> Process:
+    """Start keepalived (logging to its lab log) in `namespace` with this config: VRRP only,
+    or with checker=True also its checker (virtual servers and health checks; needs IPVS).
 
-    Pid files are per namespace, so several keepalived run side by side in one lab.
+    Pid files are per namespace, so several keepalived run side by side in one lab. The
+    file is lab.tmpdir/NAME.conf (NAME defaults to keepalived-<namespace>).
     """
     name = name or f"keepalived-{namespace.short}"
     conf = lab.tmpdir / f"{name}.conf"
     conf.write_text(conf_text)
+    parts = ["-c", lab.tmpdir / f"{name}-check.pid"] if checker else ["-P"]
     return namespace.spawn(
-        ["keepalived", "-n", "-l", "-D", "-P", "-f", conf,
+        ["keepalived", "-n", "-l", "-D", *parts, "-f", conf,
          "-p", lab.tmpdir / f"{name}.pid", "-r", lab.tmpdir / f"{name}-vrrp.pid"],
         name=name,
     )  # fmt: skip

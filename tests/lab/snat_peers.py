@@ -2,9 +2,10 @@
 
 server: TCP and UDP echo on one port (IPv4, or the IPv6 address given); prints one JSON
     line per flow with the peer it saw (the translated address and port: what a real
-    server's log shows).
-client: N TCP and N UDP flows to a server; prints one JSON line per flow with its own
-    (inside) address and port, and the time the flow ran.
+    server's log shows) and, for TCP, the first request received.
+client HOST PORT N [PROTOCOLS [REQUEST]]: N TCP and N UDP flows to a server (PROTOCOLS:
+    "tcp,udp", "tcp" or "udp"; TCP sends REQUEST, default "hello"); prints one JSON line per
+    flow with its own (inside) address and port, and the time the flow ran.
 hold: opens N TCP connections, prints them, keeps them open until stopped.
 churn: short TCP connections as fast as it can for S seconds; prints the count.
 """
@@ -45,10 +46,18 @@ def server(port: int, address: str = "0.0.0.0") -> None:
             udp.sendto(data, peer)
 
     def tcp_one(conn: socket.socket, peer) -> None:
-        _say(proto="tcp", peer=peer[0], peer_port=peer[1], at=time.time())
+        # One access-log line per connection, as a web server writes it: who (as seen
+        # here), when, and what was asked ("" for a health check's bare connect).
         with conn:
-            while data := conn.recv(2048):
+            try:
+                data = conn.recv(2048)
+            except OSError:  # reset before a word (a health check's connect and close)
+                data = b""
+            _say(proto="tcp", peer=peer[0], peer_port=peer[1], at=time.time(),
+                 request=data.decode(errors="replace").strip())
+            while data:
                 conn.sendall(data)
+                data = conn.recv(2048)
 
     threading.Thread(target=udp_loop, daemon=True).start()
     _say(listening=port)
@@ -57,13 +66,17 @@ def server(port: int, address: str = "0.0.0.0") -> None:
         threading.Thread(target=tcp_one, args=(conn, peer), daemon=True).start()
 
 
-def client(host: str, port: int, count: int) -> None:
+def client(host: str, port: int, count: int, protocols: str = "tcp,udp",
+           request: str = "hello") -> None:
     for _ in range(count):
-        with socket.create_connection((host, port), timeout=5) as conn:
-            me = conn.getsockname()
-            conn.sendall(b"hello")
-            conn.recv(100)
-            _say(proto="tcp", inside=me[0], inside_port=me[1], at=time.time())
+        if "tcp" in protocols.split(","):
+            with socket.create_connection((host, port), timeout=5) as conn:
+                me = conn.getsockname()
+                conn.sendall(request.encode())
+                conn.recv(100)
+                _say(proto="tcp", inside=me[0], inside_port=me[1], at=time.time())
+        if "udp" not in protocols.split(","):
+            continue
         with socket.socket(_family(host), socket.SOCK_DGRAM) as udp:
             udp.settimeout(5)
             udp.connect((host, port))  # so getsockname() has the inside address
@@ -105,7 +118,7 @@ if __name__ == "__main__":
     if command == "server":
         server(int(args[0]), *args[1:])
     elif command == "client":
-        client(args[0], int(args[1]), int(args[2]))
+        client(args[0], int(args[1]), int(args[2]), *args[3:5])
     elif command == "hold":
         hold(args[0], int(args[1]), int(args[2]))
     elif command == "churn":

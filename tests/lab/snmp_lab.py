@@ -120,10 +120,10 @@ def snmptable(namespace, mib_dir, module: str, table: str) -> list[dict[str, str
 
 class SnmpLab:
     def __init__(self, lab, namespace, *, agentx: str | None = None,
-                 extra_conf: tuple[str, ...] = ()):
+                 extra_conf: tuple[str, ...] = (), name: str = "snmp"):
         self.lab = lab
         self.ns = namespace
-        self.dir = lab.tmpdir / "snmp"
+        self.dir = lab.tmpdir / name  # one per SnmpLab: give each of several its own name
         self.dir.mkdir(exist_ok=True)
         self.socket = str(self.dir / "agentx.sock")
         self.agentx = agentx or self.socket
@@ -157,13 +157,13 @@ class SnmpLab:
                            env=TOOL_ENV, timeout=10)
         return done.returncode == 0 and "Timeticks" in done.stdout
 
-    def start_trap_receiver(self):
+    def start_trap_receiver(self, name: str = "snmptrapd"):
         conf = self.dir / "snmptrapd.conf"
         conf.write_text("disableAuthorization yes\n")
         env = {"MIBS": "", "SNMP_PERSISTENT_DIR": str(self.dir / "trapd-persist")}
         self.snmptrapd = self.ns.spawn(["snmptrapd", "-f", "-Lo", "-C", "-c", str(conf), "-On",
                                         "-n", f"udp:127.0.0.1:{TRAP_PORT}"],
-                                       name="snmptrapd", env=env)
+                                       name=name, env=env)
         self.lab.wait_for(lambda: "NET-SNMP version" in self.snmptrapd.log(), 15,
                           what="snmptrapd started")
         return self.snmptrapd

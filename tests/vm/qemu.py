@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from tests.vm.image import GUEST_TAG_HOSTROOT, GUEST_TAG_JOB, Image, ImageError, ensure_image
 
@@ -72,20 +73,33 @@ class GuestTimeout(GuestError):
     pass
 
 
-def qemu_argv(image: Image, jobdir: Path, memory_mib: int, cpus: int) -> list[str]:
+def qemu_argv(image: Image, jobdir: Path, memory_mib: int, cpus: int, terminal: bool = False,
+              forwards: tuple[tuple[int, int], ...] = ()) -> list[str]:
+    """terminal: a second serial port (the guest's /dev/ttyS1) on this process's terminal.
+    forwards: (host port, guest port) pairs: a NIC on qemu's user networking with
+    restrict=on (the guest can reach nothing, not even the host) and each host port, on
+    the host's loopback only, forwarded to the guest's 10.0.2.15."""
+    nic = ["-nic", "none"]  # no network device: nothing can leave the guest
+    if forwards:
+        rules = "".join(f",hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in forwards)
+        nic = ["-nic", f"user,model=virtio-net-pci,restrict=on{rules}"]
+    tty = ["-chardev", "stdio,id=term,signal=off", "-serial", "chardev:term"] if terminal else []
     return [
         "qemu-system-x86_64",
+        # tcg: this machine's /dev/kvm is nested and refuses the guest (an MSR assertion
+        # with -cpu max or host, a hang with arch-capabilities off), measured 2026-11-26.
         "-accel", "tcg",
         "-cpu", "max",  # offers RDRAND, so the guest's random pool is ready at once
         "-smp", str(cpus),
         "-m", str(memory_mib),
         "-nodefaults", "-display", "none", "-monitor", "none",
         "-no-reboot",
-        "-nic", "none",  # no network device: nothing can leave the guest
+        *nic,
         "-kernel", str(image.kernel),
         "-initrd", str(image.initrd),
         "-append", "console=ttyS0 panic=-1 quiet",
         "-serial", f"file:{jobdir / 'console.log'}",
+        *tty,
         "-virtfs", f"local,path=/,mount_tag={GUEST_TAG_HOSTROOT},"
                    "security_model=passthrough,readonly=on,multidevs=remap",
         "-virtfs", f"local,path={jobdir / 'share'},mount_tag={GUEST_TAG_JOB},"
@@ -121,12 +135,17 @@ def run_in_guest(
     cwd: Path | str = REPO,
     memory_mib: int = 1024,
     cpus: int = 2,
+    follow: TextIO | None = None,
+    terminal: bool = False,
+    forwards: tuple[tuple[int, int], ...] = (),
 ) -> GuestResult:
     """Boot the guest, run argv there (in cwd, with BASE_ENV updated by env), power off.
 
     Returns the command's exit code and output. Raises GuestTimeout if it did not
     finish within timeout seconds (boot included), GuestError if the guest did not
-    get to run it. qemu is always killed and the temp dir removed.
+    get to run it. qemu is always killed and the temp dir removed. With `follow`, the
+    command's output is also written there as it comes (a narrated demo). terminal and
+    forwards: see qemu_argv (make demo-shell).
     """
     image = ensure_image()
     _remove_stale_jobdirs()
@@ -140,12 +159,13 @@ def run_in_guest(
     try:
         with (jobdir / "qemu.log").open("wb") as qemu_log:
             qemu = subprocess.Popen(
-                qemu_argv(image, jobdir, memory_mib, cpus),
-                stdin=subprocess.DEVNULL, stdout=qemu_log, stderr=subprocess.STDOUT,
+                qemu_argv(image, jobdir, memory_mib, cpus, terminal, forwards),
+                stdin=None if terminal else subprocess.DEVNULL,
+                stdout=None if terminal else qemu_log, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,  # only a prctl: safe before exec
             )
             try:
-                qemu.wait(timeout=timeout)
+                _wait(qemu, timeout, share / "output", follow)
             except subprocess.TimeoutExpired:
                 raise GuestTimeout(
                     f"guest command {argv!r} did not finish within {timeout} s",
@@ -169,6 +189,33 @@ def run_in_guest(
         shutil.rmtree(jobdir, ignore_errors=True)
 
 
+def _wait(qemu: subprocess.Popen, timeout: float, output: Path, follow: TextIO | None) -> None:
+    """qemu.wait(timeout), copying what the command writes to `follow` meanwhile."""
+    if follow is None:
+        qemu.wait(timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    shown = 0
+
+    def copy_new() -> None:
+        nonlocal shown
+        data = _read(output)
+        if len(data) > shown:
+            follow.write(data[shown:])
+            follow.flush()
+            shown = len(data)
+
+    while True:
+        try:
+            qemu.wait(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            break
+        except subprocess.TimeoutExpired:
+            copy_new()
+            if time.monotonic() >= deadline:
+                raise
+    copy_new()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.vm.qemu",
@@ -181,6 +228,15 @@ def main() -> int:
     parser.add_argument("--cwd", default=str(REPO), help="working directory in the guest")
     parser.add_argument("--console", action="store_true",
                         help="also print the guest's serial console (kernel messages)")
+    parser.add_argument("--follow", action="store_true",
+                        help="print the command's output as it comes, not at the end")
+    parser.add_argument("--memory", type=int, default=1024, metavar="MIB",
+                        help="guest memory [default: 1024]")
+    parser.add_argument("--terminal", action="store_true",
+                        help="this terminal as the guest's /dev/ttyS1 (an interactive shell)")
+    parser.add_argument("--forward", action="append", default=[], metavar="HOST:GUEST",
+                        help="forward 127.0.0.1:HOST on the host to the guest's port GUEST "
+                             "(qemu user networking, restricted: no route out; repeatable)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -192,14 +248,24 @@ def main() -> int:
         if not sep:
             parser.error(f"--env wants NAME=VALUE, got {item!r}")
         env[name] = value
+    forwards = []
+    for item in args.forward:
+        host, sep, guest = item.partition(":")
+        if not (sep and host.isdigit() and guest.isdigit()):
+            parser.error(f"--forward wants HOST_PORT:GUEST_PORT, got {item!r}")
+        forwards.append((int(host), int(guest)))
     try:
-        result = run_in_guest(command, timeout=args.timeout, env=env, cwd=args.cwd)
+        result = run_in_guest(command, timeout=args.timeout, env=env, cwd=args.cwd,
+                              memory_mib=args.memory, terminal=args.terminal,
+                              forwards=tuple(forwards),
+                              follow=sys.stdout if args.follow or args.terminal else None)
     except (GuestError, ImageError) as e:
         print(f"vm: {e}", file=sys.stderr)
         return 125
     if args.console:
         sys.stderr.write(result.console)
-    sys.stdout.write(result.output)
+    if not (args.follow or args.terminal):
+        sys.stdout.write(result.output)
     print(f"vm: exit {result.returncode} after {result.seconds:.1f} s (boot to power-off)",
           file=sys.stderr)
     return result.returncode

@@ -4,6 +4,7 @@
     peers.py connect HOST PORT COUNT        COUNT TCP requests; prints {"server": answers} JSON
     peers.py udp HOST PORT COUNT            the same over UDP
     peers.py stream HOST PORT SECONDS RATE  TCP requests for SECONDS, at most RATE per second
+                                            (failed ones counted as "failed")
     peers.py hold HOST PORT                 one TCP connection kept open until SIGTERM;
                                             prints the name of the server that took it
 
@@ -85,7 +86,10 @@ def stream(host: str, port: int, seconds: float, rate: float) -> None:
     while (now := time.monotonic()) < start + seconds:
         # Paced, not flat out: under TCG a busy loop would starve the programs we watch.
         time.sleep(max(0.0, start + sent / rate - now))
-        name = _request(host, port)
+        try:
+            name = _request(host, port)
+        except OSError:  # counted, not fatal: a stream runs on through a failover
+            name = "failed"
         seen[name] = seen.get(name, 0) + 1
         sent += 1
     print(json.dumps(seen), flush=True)
