@@ -21,6 +21,7 @@ GUEST_TESTS = Path(__file__).parent / "guest"
 OWN_BOOT = ("test_keepalived_drift.py", "test_drain_hold.py", "test_agentx_ipvs.py",
             "test_tour.py")
 TIMEOUT_SECONDS = 1200  # per boot; a quiet machine needs a third of it
+MEMORY_MIB = {"test_tour": 2048}  # two directors, each with snmpd, Prometheus on a monitor
 
 
 def _groups() -> dict[str, list[str]]:
@@ -42,7 +43,8 @@ def test_guest_suite(group):
     argv = [sys.executable, "-m", "pytest", *(f"tests/vm/guest/{name}" for name in GROUPS[group]),
             "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
     argv += extra
-    result = run_in_guest(argv, timeout=TIMEOUT_SECONDS, cwd=REPO)
+    result = run_in_guest(argv, timeout=TIMEOUT_SECONDS, cwd=REPO,
+                          memory_mib=MEMORY_MIB.get(group, 1024))
     print(result.output)
     print(f"guest run {group}: exit {result.returncode} after {result.seconds:.1f} s, "
           "boot included")

@@ -149,7 +149,8 @@ def _short(arg: str, director: Director) -> str:
     """The lab's long paths, shortened to what an operator's would be."""
     return (arg.replace(director.status_socket, "/run/lvsmon/status.sock")
                .replace(str(director.keepalived_conf), "/etc/keepalived/keepalived.conf")
-               .replace(director.snat_store, "/var/lib/lvsmon/snat.sqlite"))
+               .replace(director.snat_store, "/var/lib/lvsmon/snat.sqlite")
+               .replace(str(director.home / "lvsmon.toml"), "/etc/lvsmon/lvsmon.toml"))
 
 
 def inet_address(kind: str, text: str) -> str:
@@ -227,7 +228,8 @@ def step_deploy(n: Narrator) -> dict:
           "passes and keepalived writes weight 1 back), undrain.")
     drains = {}
     for director in (lb2, lb1):
-        done = n.lvsmon(director, "drain", SERVICE, target, "--timeout", "60")
+        done = n.lvsmon(director, "drain", "-c", str(director.home / "lvsmon.toml"), SERVICE,
+                        target, "--timeout", "60")
         drains[director.name] = done.returncode
     n.expect(drains == {"lb2": 0, "lb1": 0}, "both drains done")
     n.expect(site.weights(lb1).get(target) == 0, f"{target} at weight 0 on lb1")
@@ -251,7 +253,9 @@ def step_deploy(n: Narrator) -> dict:
     n.expect(held, f"{target} still drained (weight 0) after its health check flapped")
     undrains = {}
     for director in (lb1, lb2):
-        undrains[director.name] = n.lvsmon(director, "undrain", SERVICE, target).returncode
+        undrains[director.name] = n.lvsmon(director, "undrain", "-c",
+                                           str(director.home / "lvsmon.toml"), SERVICE,
+                                           target).returncode
     weight = site.weights(lb1).get(target)
     n.expect(weight == 1, f"{target} back at weight 1 after undrain")
     return {"drains": drains, "held": held, "undrains": undrains,
