@@ -27,6 +27,9 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
+FIRST_WORDS_SECONDS = 1.0  # how long the server waits for a request before logging
+
+
 def server(port: int, address: str = "0.0.0.0") -> None:
     tcp = socket.socket(_family(address))
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -47,17 +50,29 @@ def server(port: int, address: str = "0.0.0.0") -> None:
 
     def tcp_one(conn: socket.socket, peer) -> None:
         # One access-log line per connection, as a web server writes it: who (as seen
-        # here), when, and what was asked ("" for a health check's bare connect).
+        # here), when it connected, and what was asked ("" for a health check's bare
+        # connect, or a client that says nothing at first: `hold` keeps its connections
+        # open without a word, and is logged all the same).
+        at = time.time()
         with conn:
+            conn.settimeout(FIRST_WORDS_SECONDS)
             try:
                 data = conn.recv(2048)
+            except TimeoutError:
+                data = None
             except OSError:  # reset before a word (a health check's connect and close)
                 data = b""
-            _say(proto="tcp", peer=peer[0], peer_port=peer[1], at=time.time(),
-                 request=data.decode(errors="replace").strip())
-            while data:
-                conn.sendall(data)
-                data = conn.recv(2048)
+            _say(proto="tcp", peer=peer[0], peer_port=peer[1], at=at,
+                 request=(data or b"").decode(errors="replace").strip())
+            conn.settimeout(None)
+            try:
+                if data is None:
+                    data = conn.recv(2048)
+                while data:
+                    conn.sendall(data)
+                    data = conn.recv(2048)
+            except OSError:
+                pass  # the client reset it: nothing more to echo
 
     threading.Thread(target=udp_loop, daemon=True).start()
     _say(listening=port)
