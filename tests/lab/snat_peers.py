@@ -18,9 +18,14 @@ import sys
 import threading
 import time
 
+_SAYING = threading.Lock()  # the server's threads print at once: one whole line at a time
+
 
 def _say(**fields) -> None:
-    print(json.dumps(fields), flush=True)
+    line = json.dumps(fields) + "\n"
+    with _SAYING:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def _family(host: str) -> socket.AddressFamily:
