@@ -51,7 +51,11 @@ def client(argv: list[str]) -> None:
     for line in sys.stdin:
         command = json.loads(line)
         if command["do"] == "scrape":
-            seconds, body = fetch(command["url"])
+            try:
+                seconds, body = fetch(command["url"])
+            except OSError as exc:  # not listening yet: the caller waits and asks again
+                print(json.dumps({"error": str(exc), "series": 0}), flush=True)
+                continue
             series = sum(1 for row in body.splitlines() if row and not row.startswith(b"#"))
             answer = {"seconds": seconds, "series": series, "bytes": len(body)}
         elif command["do"] == "loop":  # scrape back to back for a while
