@@ -264,7 +264,7 @@ def step_deploy(n: Narrator) -> dict:
 
 def _held_at_zero(site: Site, director: Director, target: str) -> bool:
     try:
-        site.lab.wait_for(lambda: site.weights(director).get(target) == 0, 10,
+        site.lab.wait_for(lambda: site.weights(director).get(target) == 0, 30,
                           what=f"{target} at weight 0")
     except Exception:  # noqa: BLE001 - not held: the outcome says so
         return False
