@@ -97,8 +97,10 @@ def relay(port: int, namespace: str, target: tuple[str, int]) -> None:
 def bring_up_nic() -> str:
     """The NIC qemu added: GUEST_ADDRESS/24, up, and no route beyond that subnet."""
     run_argv(["modprobe", "virtio_net"], check=False)
+    # Only a device with a driver: the tunnel modules the guest loads (ipip, ip6_tunnel)
+    # add tunl0 and ip6tnl0 to every namespace, and those have no device.
     links = Path("/sys/class/net")
-    names = [p.name for p in links.iterdir() if p.name != "lo"]
+    names = sorted(p.name for p in links.iterdir() if (p / "device" / "driver").exists())
     if not names:
         raise SystemExit("shell: no NIC in the guest (start it with tests.vm.qemu --forward)")
     nic = names[0]
@@ -110,7 +112,7 @@ def bring_up_nic() -> str:
 def instructions(site: Site) -> str:
     names = "  ".join(f"{short}={ns.name}" for short, ns in site.lab.namespaces.items()
                       if not short.startswith("seg-"))
-    lb1, lb2 = site.lb1, site.lb2
+    lb1 = site.lb1
     return f"""
 The tour's site is up. From the host (loopback only):
   curl -s http://127.0.0.1:{EXPORTER_PORT}/metrics | grep lvsmon_vrrp    lb1's exporter
@@ -122,7 +124,7 @@ In this shell (the guest; each machine of the site is a network namespace):
   ip netns exec {lb1.ns.name} {sys.prefix}/bin/lvsmon status --socket {lb1.status_socket}
   ip netns exec {lb1.ns.name} ipvsadm -Ln --stats
   ip netns exec {lb1.ns.name} {sys.prefix}/bin/lvsmon keepalived diff --config {lb1.keepalived_conf}
-  ip netns exec {lb2.ns.name} {sys.prefix}/bin/lvsmon snat log --store {lb2.snat_store}
+  ip netns exec {lb1.ns.name} {sys.prefix}/bin/lvsmon snat log --store {lb1.snat_store}
   kill -9 $(cat {lb1.keepalived_conf.with_suffix('.pid')})      a failover
 Logs of every daemon: {site.lab.tmpdir}/*.log. Leave the shell (exit) to tear it all down.
 """
@@ -140,12 +142,13 @@ def main() -> int:
         relay(EXPORTER_PORT + 1, site.lb2.ns.name, (site.lb2.back, EXPORTER_PORT))
         relay(PROMETHEUS_PORT, site.monitor.name, ("127.0.0.1", PROMETHEUS_PORT))
         text = instructions(site)
-        print(text, flush=True)
+        # Only on the terminal: the host prints this command's output on it too.
         with open(TERMINAL, "r+b", buffering=0) as tty:
             tty.write(text.replace("\n", "\r\n").encode())
-            shell = subprocess.run(["setsid", "--ctty", "bash", "-i"], stdin=tty, stdout=tty,
-                                   stderr=tty, env={**os.environ, "TERM": "vt100",
-                                                    "PS1": "lvsmon-demo# "}, check=False)
+            shell = subprocess.run(["setsid", "--ctty", "--wait", "bash", "-i"], stdin=tty,
+                                   stdout=tty, stderr=tty, env={**os.environ, "TERM": "vt100",
+                                                                "PS1": "lvsmon-demo# "},
+                                   check=False)
         print(f"shell exited ({shell.returncode}); tearing the site down", flush=True)
     return 0
 
