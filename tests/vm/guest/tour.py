@@ -6,7 +6,8 @@ Run from the host (boots the guest):
         .venv/bin/python -m tests.vm.guest.tour
 
 Six steps, each printing the commands an operator would type and what came back (trimmed),
-and its wall time:
+and its wall time; the tour ends with a table of every part's wall time (site build, each
+step, teardown, total) so that a slow step shows:
 
 1. the healthy site, seen through every frontend;
 2. a deploy: one real server drained, its service restarted (its health check fails and
@@ -459,38 +460,57 @@ def run_tour(out=sys.stdout, only: set[int] | None = None,
     """
     results = []
     started = time.monotonic()
+    built = teardown = None
     print("=== building the site: 2 directors, 3 real servers + sorry server, 2 clients, "
           "monitor ===", file=out, flush=True)
-    with build_site() as site:
-        built = time.monotonic() - started
-        print(f"=== site up in {built:.0f} s ===", file=out, flush=True)
-        if on_ready is not None:
-            on_ready(site)
-        narrator = Narrator(site, out)
-        for number, (title, step) in enumerate(STEPS, start=1):
-            if only and number not in only:
-                continue
-            result = StepResult(number, title)
-            narrator.result = result
-            print(f"\n=== step {number}: {title} ===", file=out, flush=True)
-            step_started = time.monotonic()
-            try:
-                result.outcome = step(narrator)
-            except Exception as exc:  # noqa: BLE001 - reported; the next steps still run
-                result.problems.append(f"{type(exc).__name__}: {exc}")
-                traceback.print_exc(file=out)
-            result.seconds = time.monotonic() - step_started
-            state = "ok" if result.ok else "NOT AS EXPECTED: " + "; ".join(result.problems)
-            print(f"--- step {number}: {result.seconds:.1f} s, {state}", file=out, flush=True)
-            results.append(result)
-        print("\n=== tearing down ===", file=out, flush=True)
-    total = time.monotonic() - started
-    print(f"\n=== tour wall time {total:.0f} s (site built in {built:.0f} s) ===", file=out)
-    for result in results:
-        print(f"  step {result.number}  {result.seconds:6.1f} s  "
-              f"{'ok' if result.ok else 'FAILED'}  {result.title}", file=out)
-    out.flush()
+    try:
+        with build_site() as site:
+            built = time.monotonic() - started
+            print(f"=== site up in {built:.0f} s ===", file=out, flush=True)
+            if on_ready is not None:
+                on_ready(site)
+            narrator = Narrator(site, out)
+            for number, (title, step) in enumerate(STEPS, start=1):
+                if not only or number in only:
+                    results.append(_run_step(narrator, number, title, step, out))
+            print("\n=== tearing down ===", file=out, flush=True)
+            teardown_started = time.monotonic()
+        teardown = time.monotonic() - teardown_started
+    finally:
+        print(wall_times(built, results, teardown, time.monotonic() - started), file=out,
+              flush=True)
     return results
+
+
+def _run_step(narrator: Narrator, number: int, title: str, step: Callable[[Narrator], dict],
+              out) -> StepResult:
+    result = StepResult(number, title)
+    narrator.result = result
+    print(f"\n=== step {number}: {title} ===", file=out, flush=True)
+    step_started = time.monotonic()
+    try:
+        result.outcome = step(narrator)
+    except Exception as exc:  # noqa: BLE001 - reported; the next steps still run
+        result.problems.append(f"{type(exc).__name__}: {exc}")
+        traceback.print_exc(file=out)
+    result.seconds = time.monotonic() - step_started
+    state = "ok" if result.ok else "NOT AS EXPECTED: " + "; ".join(result.problems)
+    print(f"--- step {number}: {result.seconds:.1f} s, {state}", file=out, flush=True)
+    return result
+
+
+def wall_times(built: float | None, results: list[StepResult], teardown: float | None,
+               total: float) -> str:
+    """The closing table: each part's wall time (a part that did not run: -), and the total."""
+    def row(part: str, seconds: float | None, state: str = "") -> str:
+        shown = "-" if seconds is None else f"{seconds:.1f}"
+        return f"  {part:<62} {shown:>7}  {state}".rstrip()
+
+    rows = ["", "=== wall time (s) ===", row("site build", built)]
+    rows += [row(f"step {r.number}: {r.title}", r.seconds, "ok" if r.ok else "FAILED")
+             for r in results]
+    rows += [row("teardown", teardown), row("total", total)]
+    return "\n".join(rows)
 
 
 def main() -> int:
