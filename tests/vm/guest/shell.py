@@ -30,6 +30,10 @@ from tests.vm.guest.site import EXPORTER_PORT, Site, build_site
 
 TERMINAL = "/dev/ttyS1"
 GUEST_ADDRESS = "10.0.2.15"  # qemu user networking's guest address
+HOST_ADDRESS = "10.0.2.2"  # where qemu's user networking puts the host (refused: restrict=on)
+# test_tour runs with this network when tests/vm/test_guest_suite.py boots it with a forward:
+FORWARD_ENV = "LVSMON_TOUR_FORWARD"  # "1": the guest has a NIC and lb1's exporter is relayed
+HOST_LISTENER_ENV = "LVSMON_TOUR_HOST_LISTENER"  # a port of the host the guest must not reach
 PROMETHEUS_PORT = 9090
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)

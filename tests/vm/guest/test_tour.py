@@ -3,22 +3,39 @@
 The tour runs once for the module; each test reads one step's outcome (data the frontends
 answered: Prometheus series, AgentX rows, check exit codes, lvsmon's JSON), never its
 narration. Addresses are the site's (tests/vm/guest/site.py).
+
+Booted by tests/vm/test_guest_suite.py, the guest also has make demo-shell's network: qemu's
+user networking (restrict=on) forwarding a port of the host's loopback to the guest, where
+lb1's exporter is relayed as demo-shell relays it; the host scrapes it through the forward
+while the tour runs, and listens on a port of its own that the guest must not reach.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+
 import pytest
 
-from tests.vm.guest import tour
-from tests.vm.guest.site import CLIENTS, DIRECTORS, REAL_SERVERS, endpoint
+from tests.vm.guest import shell, tour
+from tests.vm.guest.site import CLIENTS, DIRECTORS, EXPORTER_PORT, REAL_SERVERS, Site, endpoint
 
 LB1, LB2 = DIRECTORS["lb1"][0], DIRECTORS["lb2"][0]  # their addresses on the VRRP segment
 OK, CRITICAL = 0, 2
 
 
+def forward_lb1_exporter(site: Site) -> None:
+    """What make demo-shell does for lb1's exporter: the NIC up, the port relayed into lb1."""
+    shell.bring_up_nic()
+    shell.relay(EXPORTER_PORT, site.lb1.ns.name, (site.lb1.back, EXPORTER_PORT))
+
+
 @pytest.fixture(scope="module")
 def steps() -> dict[int, tour.StepResult]:
-    return {result.number: result for result in tour.run_tour()}
+    forward = os.environ.get(shell.FORWARD_ENV) == "1"
+    results = tour.run_tour(on_ready=forward_lb1_exporter if forward else None)
+    return {result.number: result for result in results}
 
 
 def outcome(steps, number: int) -> dict:
@@ -80,3 +97,18 @@ def test_only_the_sorry_server_left_is_reported(steps):
     assert "sorry_server_serving" in seen["diff_kinds"]
     assert seen["check_ipvs"] == CRITICAL
     assert seen["sorry_gauge"].get("lb1") == 1
+
+
+@pytest.mark.skipif(shell.HOST_LISTENER_ENV not in os.environ,
+                    reason="needs the host's side (tests/vm/test_guest_suite.py)")
+def test_the_guest_reaches_nothing_outside(steps):
+    addresses = subprocess.run(["ip", "-br", "-4", "addr"], capture_output=True, text=True,
+                               check=True).stdout
+    assert shell.GUEST_ADDRESS in addresses  # the NIC is up: the tour's forward went through it
+    default = subprocess.run(["ip", "route", "show", "default"], capture_output=True, text=True,
+                             check=True).stdout
+    assert default.strip() == ""
+    # The host's loopback, through qemu; the host's side also checks that nothing arrived.
+    with pytest.raises(OSError):
+        socket.create_connection((shell.HOST_ADDRESS, int(os.environ[shell.HOST_LISTENER_ENV])),
+                                 timeout=10).close()
