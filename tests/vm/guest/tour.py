@@ -112,7 +112,8 @@ class Narrator:
     def lvsmon(self, director: Director, *args: str, trim: int = TRIM):
         done = self.site.lvsmon(director, *args)
         shown = shlex.join(_short(a, director) for a in args)
-        self.show(director.name, f"lvsmon {shown}", done.stdout + done.stderr, trim)
+        self.show(director.name, f"lvsmon {shown}", _short(done.stdout + done.stderr, director),
+                  trim)
         return done
 
     def check_nrpe(self, director: Director, command: str) -> int:
@@ -146,12 +147,19 @@ class Narrator:
         return walks
 
 
-def _short(arg: str, director: Director) -> str:
-    """The lab's long paths, shortened to what an operator's would be."""
-    return (arg.replace(director.status_socket, "/run/lvsmon/status.sock")
-               .replace(str(director.keepalived_conf), "/etc/keepalived/keepalived.conf")
-               .replace(director.snat_store, "/var/lib/lvsmon/snat.sqlite")
-               .replace(str(director.home / "lvsmon.toml"), "/etc/lvsmon/lvsmon.toml"))
+def _short(text: str, director: Director) -> str:
+    """The lab's long paths, in commands and in what they print, shortened to what an
+    operator's would be (the defaults of lvsmon, keepalived and net-snmp)."""
+    paths = {str(director.home / "lvsmon.toml"): "/etc/lvsmon/lvsmon.toml",
+             director.state_dir: "/var/lib/lvsmon",
+             director.status_socket: "/run/lvsmon/status.sock",
+             director.snat_store: "/var/lib/lvsmon/snat.sqlite",
+             str(director.keepalived_conf): "/etc/keepalived/keepalived.conf"}
+    if director.snmp is not None:
+        paths[director.snmp.socket] = "/var/agentx/master"
+    for lab_path, path in paths.items():
+        text = text.replace(lab_path, path)
+    return text
 
 
 def inet_address(kind: str, text: str) -> str:
@@ -502,14 +510,15 @@ def _run_step(narrator: Narrator, number: int, title: str, step: Callable[[Narra
 def wall_times(built: float | None, results: list[StepResult], teardown: float | None,
                total: float) -> str:
     """The closing table: each part's wall time (a part that did not run: -), and the total."""
-    def row(part: str, seconds: float | None, state: str = "") -> str:
+    parts = [("site build", built, "")]
+    parts += [(f"step {r.number}: {r.title}", r.seconds, "ok" if r.ok else "FAILED")
+              for r in results]
+    parts += [("teardown", teardown, ""), ("total", total, "")]
+    width = max(len(part) for part, _, _ in parts)
+    rows = ["", "=== wall time (s) ==="]
+    for part, seconds, state in parts:
         shown = "-" if seconds is None else f"{seconds:.1f}"
-        return f"  {part:<62} {shown:>7}  {state}".rstrip()
-
-    rows = ["", "=== wall time (s) ===", row("site build", built)]
-    rows += [row(f"step {r.number}: {r.title}", r.seconds, "ok" if r.ok else "FAILED")
-             for r in results]
-    rows += [row("teardown", teardown), row("total", total)]
+        rows.append(f"  {part:<{width}} {shown:>6}  {state}".rstrip())
     return "\n".join(rows)
 
 
