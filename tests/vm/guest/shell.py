@@ -3,7 +3,7 @@
 Run from the host (tests/vm/qemu.py --terminal gives the guest a second serial port on
 this terminal; --forward plugs qemu's user networking, restricted, into the guest):
 
-    .venv/bin/python -m tests.vm.qemu --terminal --memory 2048 --timeout 7200 \\
+    .venv/bin/python -m tests.vm.qemu --terminal --memory 2048 --timeout 14400 \\
         --forward 10573:10573 --forward 10574:10574 --forward 9090:9090 -- \\
         .venv/bin/python -m tests.vm.guest.shell
 
