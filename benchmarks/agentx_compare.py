@@ -114,7 +114,8 @@ def main() -> None:
         print(f"lvsmon slowest single AgentX answer: "
               f"{counters['slowest_answer_microseconds'] / 1e6:.4f} s over "
               f"{sum(v for k, v in counters.items() if k.startswith('pdus_answered.'))} PDUs; "
-              f"index rebuilt {counters['index_builds']} times")
+              f"index rebuilt {counters['index_builds']} times, "
+              f"{counters.get('index_area_reuses', 0)} area rebuilds on the last one's order")
         print(f"slowest of {args.gets} snmpget round trips to lvsmon (a net-snmp process "
               f"each): {slowest_get:.3f} s")
 

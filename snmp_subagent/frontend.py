@@ -217,6 +217,7 @@ class Agentx:
         worker = self.worker
         if worker is not None:
             counters["index_builds"] = worker.builds
+            counters["index_area_reuses"] = sum(worker.indexes.reused.values())
             counters["index_build_failures"] = worker.failures
             counters["index_rows_left_out"] = sum(worker.indexes.bad_rows.values())
         return counters

@@ -11,7 +11,10 @@ more, from the newest state; the loop never waits and never queues a backlog.
 
 AreaIndexes keeps one OidIndex per mapping Area and rebuilds an area only when the
 objects of its key changed (mapping.Area), then joins the parts (agentx.index.join): the
-IPVS tables are rebuilt once per IPVS read, the VRRP parts twice a second. A row whose
+IPVS tables are rebuilt once per IPVS read, the VRRP parts twice a second. A rebuild whose
+rows have the same OIDs as the last one (counters moved, no row came or went) takes the
+last index's sorted order (RowIndex.with_data): about half the work, and less time for
+the index thread to hold the GIL that answers need. A row whose
 value does not fit its SNMP type is left out, counted and logged once per area, never
 raised: the rest of the area is served. A mapping that fails on a state (a bug, or a
 snapshot it cannot read) is logged once per area and its last good index stays served.
@@ -30,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from operator import itemgetter
 
 from lvsmon.errors import AgentxError
@@ -65,8 +69,8 @@ _TYPES = {"Integer32": ValueType.INTEGER, "Unsigned32": ValueType.GAUGE32,
           "Counter64": ValueType.COUNTER64, "TimeTicks": ValueType.TIME_TICKS,
           "OctetString": ValueType.OCTET_STRING, "IpAddress": ValueType.IP_ADDRESS,
           "ObjectIdentifier": ValueType.OBJECT_IDENTIFIER, "Opaque": ValueType.OPAQUE}  # fmt: skip
-_TEXT_DATA = {"IpAddress": lambda text: Value.ip_address(text).data,
-              "ObjectIdentifier": parse_oid}  # fmt: skip
+_TEXT_DATA = {"IpAddress": lru_cache(maxsize=4096)(lambda text: Value.ip_address(text).data),
+              "ObjectIdentifier": lru_cache(maxsize=4096)(parse_oid)}  # fmt: skip
 _PLAIN_TYPES = frozenset(_TYPES) - frozenset(_TEXT_DATA)
 
 
@@ -126,6 +130,7 @@ class AreaIndexes:
         self.rebuilt: Counter[str] = Counter()  # area name -> rebuilds
         self.bad_rows: Counter[str] = Counter()  # area name -> rows left out
         self.failed: Counter[str] = Counter()  # area name -> builds that raised
+        self.reused: Counter[str] = Counter()  # area name -> rebuilds on the last one's OIDs
         self._logged: set[str] = set()
 
     def build(self, state: DaemonState) -> OidIndex:
@@ -135,7 +140,7 @@ class AreaIndexes:
             built = self._built.get(area.name)
             if built is None or not _same(built[0], key):
                 try:
-                    built = (key, self._area_index(area, state))
+                    built = (key, self._area_index(area, state, built and built[1]))
                 except Exception as exc:  # noqa: BLE001 - the last good index stays served
                     self._log_once(area, f"cannot be built from this state ({exc!r}); "
                                          "its last index stays served", exc_info=True)
@@ -153,7 +158,7 @@ class AreaIndexes:
             self._logged.add(area.name)
             log.error("AgentX: %s: %s", area.name, message, exc_info=exc_info)
 
-    def _area_index(self, area: Area, state: DaemonState) -> OidIndex:
+    def _area_index(self, area: Area, state: DaemonState, previous: OidIndex | None) -> OidIndex:
         def reject(oid, kind, value, exc) -> None:
             self._left_out(area, f"{_dotted(oid)} = {value!r} ({kind}) cannot be served: "
                                  f"{exc}")
@@ -171,6 +176,11 @@ class AreaIndexes:
                     except (AgentxError, ValueError) as exc:
                         types[position] = None  # rejected by the index, reported there
                         datas[position] = exc
+        if isinstance(previous, RowIndex):  # the same rows again: its sort is reused
+            index = previous.with_data(oids, types, datas)
+            if index is not None:
+                self.reused[area.name] += 1
+                return index
         return RowIndex(oids, types, datas, objects=objects_of(oids, area.entries),
                         reject=reject)
 

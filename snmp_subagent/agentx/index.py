@@ -164,7 +164,7 @@ class RowIndex(OidIndex):
     OidIndexError. Get is a bisect here too (no dict of every OID: walks need none).
     """
 
-    __slots__ = ("_types", "_datas")
+    __slots__ = ("_types", "_datas", "_given", "_order")
 
     def __init__(self, oids: Iterable[Oid] = (), types: Iterable[ValueType] = (),
                  datas: Iterable[object] = (), objects: Iterable[Oid | str] | None = None,
@@ -174,12 +174,15 @@ class RowIndex(OidIndex):
             raise OidIndexError(f"columns of {len(oids)} OIDs, {len(types)} types and "
                                 f"{len(datas)} values")
         try:
-            fit = _all_fit(oids, types, datas)
+            fit = _oids_fit(oids) and _datas_fit(types, datas)
         except (TypeError, ValueError, OverflowError):
             fit = False
+        # Kept for with_data(): the OIDs as given and their sorted order (none if rows were
+        # left out, which shifted the positions).
+        self._given = oids if fit else None
         if not fit:  # then find the culprits, row by row
             oids, types, datas = _checked_rows(oids, types, datas, reject)
-        order = sorted(range(len(oids)), key=oids.__getitem__)
+        order = self._order = sorted(range(len(oids)), key=oids.__getitem__)
         oids = self._oids = tuple(map(oids.__getitem__, order))
         if any(map(eq, oids, oids[1:])):
             raise OidIndexError(f"OID given twice: {format_oid(_first_duplicate(oids))}")
@@ -190,6 +193,27 @@ class RowIndex(OidIndex):
         self._objects = frozenset(
             (oid[:-1] for oid in oids) if objects is None
             else (parse_oid(oid) for oid in objects))  # fmt: skip
+
+    def with_data(self, oids: list, types: list, datas: list) -> RowIndex | None:
+        """The index of the same OIDs, given in the same order, with new types and data:
+        the sort and the OID checks of a first build skipped (a VRRP table rebuilt twice a
+        second changes its counters, rarely its rows). None if the OIDs are not the same
+        or a value does not fit: then build a new RowIndex."""
+        if self._given is None or self._given != oids:
+            return None
+        try:
+            if not _datas_fit(types, datas):
+                return None
+        except (TypeError, ValueError, OverflowError):
+            return None
+        index = RowIndex.__new__(RowIndex)
+        order = index._order = self._order
+        index._given, index._oids, index._objects = oids, self._oids, self._objects
+        index._types = list(map(types.__getitem__, order))
+        index._datas = list(map(datas.__getitem__, order))
+        index._by_oid = index._values = None
+        index._wire = {}
+        return index
 
     def __iter__(self) -> Iterator[tuple[Oid, Value]]:
         checked, types, datas = Value.checked, self._types, self._datas
@@ -226,9 +250,9 @@ class RowIndex(OidIndex):
         return found, self._value(position)
 
 
-def _all_fit(oids: list, types: list, datas: list) -> bool:
-    """Every row is fine, checked a column at a time with builtins (no Python code per row,
-    which is what makes a table of 400,000 values quick): the OIDs, then each type's data."""
+def _oids_fit(oids: list) -> bool:
+    """Every OID is fine, checked with builtins (no Python code per row, which is what makes
+    a table of 400,000 values quick)."""
     if not oids:
         return True
     if set(map(type, oids)) != {tuple}:
@@ -238,6 +262,11 @@ def _all_fit(oids: list, types: list, datas: list) -> bool:
         return False
     # An unsigned 32-bit array takes ints in 0..2^32-1 only (OverflowError, TypeError).
     array("I", chain.from_iterable(oids))
+    return True
+
+
+def _datas_fit(types: list, datas: list) -> bool:
+    """Every row's data fits its type, checked a type at a time with builtins."""
     for kind in set(types):
         kind_datas = list(compress(datas, map(eq, repeat(kind), types)))
         if kind in INT_RANGES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 
 Oid = tuple[int, ...]
 Row = tuple[Oid, str, object]
@@ -31,11 +32,14 @@ def inet_type(family: str) -> int:
     return IPV6 if family == "inet6" else IPV4
 
 
+# The same few addresses come back in every rebuild (twice a second): parse each once.
+@lru_cache(maxsize=4096)
 def octets(address: str) -> bytes:
     """An address as InetAddress octets (4 or 16); a prefix length, if any, dropped."""
     return ipaddress.ip_address(address.split("/")[0]).packed
 
 
+@lru_cache(maxsize=4096)
 def prefix_length(vip: str) -> int:
     """"10.0.0.100/24" -> 24; a bare address is a host route (32 or 128)."""
     return ipaddress.ip_interface(vip).network.prefixlen

@@ -80,6 +80,13 @@ def test_only_the_areas_whose_snapshot_changed_are_rebuilt():
     effective = keepalived_mib.VRRP_INSTANCE_ENTRY + (8, 1)
     assert first.get(effective) == Value.integer32(150)
     assert second.get(effective) == Value.integer32(120)
+    # The same rows with other values: the last index's order is reused, and what is
+    # served is what a first build of that state serves.
+    assert built.reused["keepalived vrrp"] == 1 and built.reused["vrrpv3"] == 1
+    assert list(second) == list(indexes().build(later))
+    fewer = with_participant(later, vips=("10.0.0.100/24",))  # a vrrpAddressTable row less
+    assert list(built.build(fewer)) == list(indexes().build(fewer))
+    assert built.reused["keepalived vrrp"] == 1
 
 
 def test_a_value_that_does_not_fit_is_left_out_and_logged_once(caplog):

@@ -307,6 +307,30 @@ def test_row_index_leaves_out_what_does_not_fit(oid, kind, data):
         RowIndex([oid], [kind], [data])
 
 
+def test_row_index_with_new_data_on_the_same_oids_is_a_fresh_build():
+    pairs = list(INDEX)
+    random.Random(7).shuffle(pairs)
+    oids, types, datas = columns(pairs)
+    first = RowIndex(oids, types, datas, objects=[SCALAR, COLUMN_1, COLUMN_2])
+    moved = [data + 1 if isinstance(data, int) else data + b"!" for data in datas]
+    again = first.with_data(list(oids), types, moved)
+    fresh = RowIndex(oids, types, moved, objects=[SCALAR, COLUMN_1, COLUMN_2])
+    assert again is not None and list(again) == list(fresh) != list(first)
+    assert again.get(COLUMN_2 + (9,)) is NO_SUCH_INSTANCE
+    assert again.next(oids[0]) == fresh.next(oids[0])
+    # Other OIDs, or the same in another order, or a value that does not fit: build anew.
+    assert first.with_data(oids[1:], types[1:], moved[1:]) is None
+    assert first.with_data(oids[::-1], types[::-1], moved[::-1]) is None
+    bad = list(moved)
+    bad[types.index(ValueType.INTEGER)] = 2**31
+    assert first.with_data(list(oids), types, bad) is None
+    # An index that left a row out has shifted positions: never reused.
+    lacking = RowIndex([*oids, BASE + (1,)], [*types, ValueType.INTEGER], [*datas, -1 - 2**31],
+                       reject=lambda *row: None)
+    assert lacking.with_data([*oids, BASE + (1,)], [*types, ValueType.INTEGER],
+                             [*datas, 1]) is None
+
+
 def test_row_index_refuses_an_oid_given_twice_and_uneven_columns():
     with pytest.raises(OidIndexError, match="given twice"):
         RowIndex([BASE + (1,), BASE + (1,)], [ValueType.INTEGER] * 2, [1, 2])
