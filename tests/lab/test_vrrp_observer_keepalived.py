@@ -231,7 +231,7 @@ def test_graceful_shutdown_and_watch_table(lab):
     assert view["master_changes"] == 1
 
     watch.send_signal(signal.SIGINT)
-    assert watch.wait(timeout=5) == 0, watch.describe()
+    assert watch.wait(timeout=30) == 0, watch.describe()  # a busy machine: generous
     frames = [frame for frame in watch.log().split("\x1b[H\x1b[2J") if frame.strip()]
     assert len(frames) >= 3
     last = frames[-1].splitlines()
