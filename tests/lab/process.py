@@ -23,11 +23,19 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+_SIG_DFL = ctypes.c_void_p(0)
+
+
 def _die_with_parent(parent_pid: int):
-    """preexec_fn: ask the kernel to SIGKILL the child when its parent goes away."""
+    """preexec_fn: ask the kernel to SIGKILL the child when its parent goes away, and give
+    the child default SIGINT and SIGQUIT (a test run started in the background by a shell
+    ignores both, and an ignored signal stays ignored across exec: Ctrl-C, as a test sends
+    it, would do nothing)."""
 
     def preexec() -> None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        for number in (signal.SIGINT, signal.SIGQUIT):  # libc's: any thread may have forked
+            _libc.signal(int(number), _SIG_DFL)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
 
