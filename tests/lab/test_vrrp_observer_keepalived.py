@@ -209,19 +209,20 @@ def test_graceful_shutdown_and_watch_table(lab):
 
     ka_a = spawn_keepalived(lab, a, conf("node-a", 200))
     probe.wait(masters_are({71: A4}), 10, "a master")
-    spawn_keepalived(lab, b, conf("node-b", 100))
+    ka_b = spawn_keepalived(lab, b, conf("node-b", 100))
     watch = obs.spawn(
         [sys.executable, "-m", "lvsmon", "vrrp", "watch", "-i", "eth0", "--interval", "0.5"],
         name="watch", env={"PYTHONPATH": REPO},
     )  # fmt: skip
-    time.sleep(1.5)  # b starts as backup, silent
+    # b is a silent backup: its own log says when it is one.
+    lab.wait_for(lambda: "Entering BACKUP STATE" in ka_b.log(), 30, what="b backup")
 
     stopped = time.time()
     ka_a.stop()  # SIGTERM: keepalived sends priority 0
     segments = probe.wait(masters_are({71: B4}), 5, "b takes over")
     takeover = router(segments[71], B4)["first_seen"] - stopped
-    time.sleep(0.5)
-    view = probe.segments()[71]
+    view = probe.wait(lambda segments: any(item["end"] is not None for item in history(
+        segments[71], "graceful_release")), 30, "graceful_release ended")[71]
     (release,) = history(view, "graceful_release")
     assert release["routers"] == [A4] and release["end"] is not None
     assert router(view, A4)["priority"] == 0
@@ -230,12 +231,17 @@ def test_graceful_shutdown_and_watch_table(lab):
     assert history(view, "no_master") == [] and history(view, "split_brain") == []
     assert view["master_changes"] == 1
 
+    def frames() -> list[str]:
+        return [frame for frame in watch.log().split("\x1b[H\x1b[2J") if frame.strip()]
+
+    lab.wait_for(lambda: len(frames()) >= 3 and f" 71 {B4}" in " ".join(frames()[-1].split()),
+                 30, what="vrrp watch showing b as master")
     watch.send_signal(signal.SIGINT)
     assert watch.wait(timeout=30) == 0, watch.describe()  # a busy machine: generous
-    frames = [frame for frame in watch.log().split("\x1b[H\x1b[2J") if frame.strip()]
-    assert len(frames) >= 3
-    last = frames[-1].splitlines()
-    assert all(len(line) <= 80 for frame in frames for line in frame.splitlines())
+    drawn = frames()
+    assert len(drawn) >= 3
+    last = drawn[-1].splitlines()
+    assert all(len(line) <= 80 for frame in drawn for line in frame.splitlines())
     row = next(line for line in last if line.startswith("eth0"))
     assert row.split()[:4] == ["eth0", "v4", "71", B4], last
     print("takeover after SIGTERM (s):", round(takeover, 2))
