@@ -17,6 +17,8 @@ tests/lab/test_agentx_fake_master.py (the engine) and tests/lab/test_agentx_daem
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import struct
 import time
 
@@ -42,7 +44,12 @@ class FakeConnection:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError("the subagent sent nothing")
-            data = await asyncio.wait_for(self.reader.read(65536), left)
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), left)
+            except ConnectionResetError:
+                # A unix socket closed with bytes still unread in it resets its peer
+                # instead of giving EOF; the PDUs before that were read already.
+                return None
             if not data:
                 return None
             self.framer.feed(data)
@@ -52,6 +59,23 @@ class FakeConnection:
         data = pdu_or_bytes if isinstance(pdu_or_bytes, bytes | bytearray) else encode(
             pdu_or_bytes, network_byte_order=network_byte_order)
         self.writer.write(data)
+
+    async def send_in_pieces(self, data: bytes, size: int = 7) -> None:
+        """Send `data` cut in `size`-byte writes, as a stream may deliver it. The subagent
+        may close as soon as it has seen enough of a bad PDU, so a refused write ends the
+        sending quietly. The writes go through a duplicate of the socket: a write refused
+        on the stream's own transport would fail its reader too, before the subagent's
+        Close could be read."""
+        loop = asyncio.get_running_loop()
+        transport_socket = self.writer.get_extra_info("socket")
+        with socket.socket(fileno=os.dup(transport_socket.fileno())) as raw:
+            raw.setblocking(False)
+            for start in range(0, len(data), size):
+                try:
+                    await asyncio.wait_for(loop.sock_sendall(raw, data[start:start + size]),
+                                           WAIT)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
 
     async def ask(self, pdu, network_byte_order: bool = True):
         self.send(pdu, network_byte_order)

@@ -463,8 +463,7 @@ def test_hostile_master_leaves_the_daemon_running(lab):
             answer = await conn.ask(codec.Get(session_id=SESSION, packet_id=conn.next_id(),
                                               ranges=(SearchRange(LAYOUT.daemon + (1, 0)),)))
             assert answer.varbinds[0].value.type == ValueType.OCTET_STRING
-            for start in range(0, len(data), 7):  # in pieces, as a stream may cut it
-                conn.send(data[start:start + 7])
+            await conn.send_in_pieces(data)  # in pieces, as a stream may cut it
             await conn.expect_close(CloseReason.PROTOCOL_ERROR if reason in PROTOCOL
                                     else CloseReason.PARSE_ERROR)
             # The rest of the daemon answers meanwhile.
