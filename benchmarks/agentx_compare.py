@@ -115,7 +115,8 @@ def main() -> None:
               f"{counters['slowest_answer_microseconds'] / 1e6:.4f} s over "
               f"{sum(v for k, v in counters.items() if k.startswith('pdus_answered.'))} PDUs; "
               f"index rebuilt {counters['index_builds']} times, "
-              f"{counters.get('index_area_reuses', 0)} area rebuilds on the last one's order")
+              f"{counters.get('index_area_reuses', 0)} area rebuilds on the last one's order, "
+              f"{counters.get('index_builds_deferred', 0)} builds waited for a walk to end")
         print(f"slowest of {args.gets} snmpget round trips to lvsmon (a net-snmp process "
               f"each): {slowest_get:.3f} s")
 

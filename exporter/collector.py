@@ -134,6 +134,8 @@ AGENTX_COUNTERS = {
     "notifications_sent": ("lvsmon_agentx_notifications_sent", "Notifications snmpd took."),
     "index_builds": ("lvsmon_agentx_index_builds", "OID index rebuilds from a published "
                      "state."),
+    "index_builds_deferred": ("lvsmon_agentx_index_builds_deferred", "Index rebuilds held "
+                              "back (at most 1 s) until the master's walk was over."),
 }  # fmt: skip
 
 

@@ -3,8 +3,9 @@
 Off unless [agentx] enabled. Then it registers with snmpd's master agent
 (lvsmon_snmp.agentx.Subagent) the subtrees of mapping.subtrees(base) and answers from an
 OID index rebuilt from the published DaemonState after every publish, off the loop
-(indexer.IndexWorker: one thread, coalesced, per area), so an answer never waits on a
-source or on a rebuild. A reload restarts the session only when [agentx] changed.
+(indexer.IndexWorker: one thread, coalesced, per area, held back while snmpd walks, at
+most 1 s), so an answer never waits on a source or on a rebuild. A reload restarts the
+session only when [agentx] changed.
 
 Notifications come from two successive states (lvsmon_snmp.mib.notifications), computed
 in the store's subscriber for the areas whose snapshot changed only, and go out as AgentX
@@ -106,7 +107,8 @@ class Agentx:
         subtrees = [Subtree(oid, probes=mapping.PROBES.get(oid, ()))
                     for oid in mapping.subtrees(settings.base).values()]
         self.subagent = Subagent(settings, subtrees, first)
-        self.worker = IndexWorker(indexes, self.subagent.update)
+        subagent = self.subagent
+        self.worker = IndexWorker(indexes, subagent.update, lambda: subagent.last_request)
         self._ipvs_diffs = ThreadPoolExecutor(1, thread_name_prefix="agentx-ipvs-diff")
         self._previous = state
         self.worker.request(self.store.current)  # a publish may have come meanwhile
@@ -217,6 +219,7 @@ class Agentx:
         worker = self.worker
         if worker is not None:
             counters["index_builds"] = worker.builds
+            counters["index_builds_deferred"] = worker.deferred
             counters["index_area_reuses"] = sum(worker.indexes.reused.values())
             counters["index_build_failures"] = worker.failures
             counters["index_rows_left_out"] = sum(worker.indexes.bad_rows.values())

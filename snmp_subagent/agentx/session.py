@@ -353,6 +353,7 @@ class Subagent:
         self._notifications: set[asyncio.Task] = set()
         self._outage = _OutageLog(str(settings.address))
         self.last_problem: str | None = "not connected yet"
+        self.last_request = 0.0  # time.perf_counter() of the master's last request
 
     # -- the lead's API -------------------------------------------------------
 
@@ -635,7 +636,7 @@ class Subagent:
                               f"{pdu.session_id}, ours is {connection.session_id}",
                               CloseReason.PROTOCOL_ERROR)
             return
-        started = time.perf_counter()
+        started = self.last_request = time.perf_counter()
         answer = self._answer(pdu)
         if answer is not None:
             connection.send(answer)

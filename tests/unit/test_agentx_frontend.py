@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+import time
 
 from prometheus_client.core import Metric
 
@@ -19,6 +20,7 @@ from lvsmon.model.frozen import FrozenDict
 from lvsmon.model.vrrp import StateEvent
 from lvsmon.state import StateStore
 from lvsmon_exporter.collector import frontend_families
+from lvsmon_snmp import indexer
 from lvsmon_snmp.agentx import codec
 from lvsmon_snmp.agentx.codec import ErrorCode, SearchRange
 from lvsmon_snmp.agentx.index import JoinedIndex
@@ -160,6 +162,61 @@ def test_the_worker_coalesces_and_builds_off_the_calling_thread():
     assert built_from == [states[0], states[4]] and delivered == built_from
     assert worker.builds == 2 and worker.requests == 5
     assert threads and all(name.startswith("agentx-index") for name in threads)
+
+
+class _Recorded:
+    """An AreaIndexes stand-in that notes when each build ran (perf_counter)."""
+
+    bad_rows: dict = {}
+
+    def __init__(self):
+        self.built_at = []
+
+    def build(self, state):
+        self.built_at.append(time.perf_counter())
+        return state
+
+
+def test_a_build_waits_while_the_master_walks_and_goes_when_it_stops(monkeypatch):
+    # A gap far longer than the test's requests' spacing: a busy machine that stalls this
+    # thread for a moment does not make a gap.
+    monkeypatch.setattr(indexer, "WALK_GAP", 2.0)
+    monkeypatch.setattr(indexer, "MAX_DEFER", 60.0)  # never reached here
+    last = [time.perf_counter()]
+    recorded, delivered = _Recorded(), []
+    worker = IndexWorker(recorded, delivered.append, lambda: last[0])
+    worker.request(served.state())
+    walked_until = time.perf_counter() + 0.5
+    while time.perf_counter() < walked_until:  # requests keep coming: no build meanwhile
+        last[0] = time.perf_counter()
+        assert not recorded.built_at
+        time.sleep(0.005)
+    assert worker.wait_idle(30)
+    worker.close()
+    # Built once the master was quiet for WALK_GAP, from the state asked for.
+    assert len(delivered) == 1 and recorded.built_at[0] >= last[0] + 2.0
+    assert worker.deferred == 1 and worker.builds == 1
+
+
+def test_a_walk_that_never_ends_delays_a_build_by_max_defer_at_most(monkeypatch):
+    monkeypatch.setattr(indexer, "MAX_DEFER", 0.3)
+    recorded = _Recorded()
+    worker = IndexWorker(recorded, lambda index: None, time.perf_counter)  # always asking
+    asked = time.perf_counter()
+    worker.request(served.state())
+    assert worker.wait_idle(30)
+    worker.close()
+    assert recorded.built_at[0] - asked >= 0.3 and worker.deferred == 1
+
+
+def test_a_quiet_master_never_delays_a_build():
+    recorded = _Recorded()
+    worker = IndexWorker(recorded, lambda index: None, lambda: 0.0)  # asked long ago
+    for _ in range(3):
+        worker.request(served.state())
+        assert worker.wait_idle(30)
+    worker.close()
+    assert worker.builds == len(recorded.built_at) >= 1 and worker.deferred == 0
 
 
 # -- the frontend against a scripted master ------------------------------------------
