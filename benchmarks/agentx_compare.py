@@ -22,11 +22,10 @@ The issue's figure for keepalived's agent: 5,000 varbinds of vrrpInstanceTable i
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
-from pathlib import Path
 
+from benchmarks.proc_cpu import tree_cpu_seconds
 from tests.lab import Lab
 from tests.lab.agentx_daemon import VRRP_INSTANCE_TABLE, AgentxDaemon
 from tests.lab.keepalived import vrrp_instance
@@ -56,23 +55,7 @@ def bulkwalk(namespace, repetitions: int) -> tuple[int, float]:
     return len(found), seconds
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_SECONDS = 5.0  # each agent's CPU while nobody walks, to subtract from its walks
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user and system) used so far by a process and its descendants."""
-    total, todo = 0.0, [pid]
-    while todo:
-        proc = Path("/proc") / str(todo.pop())
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-            for task in (proc / "task").iterdir():
-                todo += [int(child) for child in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # it ended meanwhile
-    return total
 
 
 def masters(walked: dict) -> int:
@@ -113,20 +96,20 @@ def main() -> None:
         sides = {"keepalived": keepalived.ns, "lvsmon": lv}
         agents = {"keepalived": keepalived.keepalived.pid, "lvsmon": daemon.process.pid}
         snmpds = {"keepalived": keepalived.snmpd.pid, "lvsmon": snmp.snmpd.pid}
-        idle = {name: tree_cpu(pid) for name, pid in agents.items()}
+        idle = {name: tree_cpu_seconds(pid) for name, pid in agents.items()}
         time.sleep(QUIET_SECONDS)  # a measurement window, not a wait for a condition
-        idle = {name: (tree_cpu(pid) - idle[name]) / QUIET_SECONDS
+        idle = {name: (tree_cpu_seconds(pid) - idle[name]) / QUIET_SECONDS
                 for name, pid in agents.items()}  # fmt: skip
         sizes: dict[str, set[int]] = {name: set() for name in sides}
         rates: dict[str, list[float]] = {name: [] for name in sides}
         cpu = {name: [0.0, 0.0, 0.0, 0] for name in sides}  # agent, snmpd, seconds, varbinds
         for _ in range(args.rounds):
             for name, namespace in sides.items():
-                agent, master = tree_cpu(agents[name]), tree_cpu(snmpds[name])
+                agent, master = tree_cpu_seconds(agents[name]), tree_cpu_seconds(snmpds[name])
                 varbinds, seconds = bulkwalk(namespace, args.max_repetitions)
                 used = cpu[name]
-                used[0] += tree_cpu(agents[name]) - agent
-                used[1] += tree_cpu(snmpds[name]) - master
+                used[0] += tree_cpu_seconds(agents[name]) - agent
+                used[1] += tree_cpu_seconds(snmpds[name]) - master
                 used[2] += seconds
                 used[3] += varbinds
                 sizes[name].add(varbinds)

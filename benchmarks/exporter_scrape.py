@@ -32,6 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.proc_cpu import cpu_seconds
+
 REPO = Path(__file__).resolve().parents[1]
 D4, OBS4 = "10.35.0.30", "10.35.0.40"
 LVSMON_PORT, NODE_PORT = 10573, 9100
@@ -88,11 +90,6 @@ class Client:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
