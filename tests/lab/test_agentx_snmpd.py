@@ -122,7 +122,10 @@ def test_every_type_read_by_every_manager(lab, snmp):
     assert read["get"] == expected
     assert read["next"] == expected[1]  # get-next of the first OID
 
-    answered = snmp.status()["pdus_answered"]
+    # The status file is rewritten every 0.2 s: wait for it to count the snmpset.
+    answered = lab.wait_for(lambda: snmp.status().get("pdus_answered", {}).get("testSet")
+                            and snmp.status()["pdus_answered"], 10,
+                            what="the status file counting the TestSet")
     assert answered["getNext"] > 0 and answered["get"] > 0 and answered["testSet"] == 1
     assert sum(snmp.status()["bad_pdus"].values()) == 0
 
@@ -184,6 +187,11 @@ def test_snmpd_killed_and_restarted(lab, snmp):
         seconds = restart_and_time(lab, snmp, f"snmpd-{attempt}")
         print(f"restart {attempt}: walks work {seconds:.2f} s after snmpd answers again")
         assert seconds < 5.0, f"{seconds:.2f} s"
+        # The status file is rewritten every 0.2 s, so it can lag the walk that just
+        # worked: wait for it to show this session before the next kill reads it.
+        lab.wait_for(lambda n=attempt - 1: snmp.status().get("reconnects") == n
+                     and snmp.status().get("connected"), 10,
+                     what=f"status file showing reconnect {attempt - 1}")
     status = snmp.status()
     assert status["reconnects"] == 2 and status["session_ends"] == {"eof": 2}
     agent.check_running()
