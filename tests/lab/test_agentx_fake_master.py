@@ -322,7 +322,9 @@ def test_silent_master_is_noticed_by_ping(tmp_path):
     async def scenario():
         master = FakeMaster(tmp_path / "master")
         await master.start()
-        agent = Subagent(settings_for(master.path, timeout=0.5, ping_interval=0.5),
+        # Pings after 0.5 s of silence; 2 s for each answer (0.5 s would also time out the
+        # answers the fake master gives, should this one process stall that long).
+        agent = Subagent(settings_for(master.path, timeout=2.0, ping_interval=0.5),
                          index=sample_index())
         async with running(agent):
             conn = await master.connection()

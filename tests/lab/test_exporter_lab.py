@@ -71,6 +71,9 @@ def test_prometheus_scrapes_the_daemon_and_the_split_brain_alert_fires(lab):
     # The healthy site, through Prometheus's query API.
     prometheus.wait_for(f'lvsmon_vrrp_router_master{{vrid="51",router="{A4}"}} == 1', 60,
                         what="a master of VRID 51 in Prometheus")  # fmt: skip
+    # router_master is 1 for every router advertising: if b won the start-up election, it
+    # still counts as advertising for its Master_Down_Interval after a preempts it.
+    prometheus.wait_for('lvsmon_vrrp_masters{vrid="51"} == 1', 30, what="one master of VRID 51")
     assert prometheus.values('lvsmon_vrrp_masters{vrid="51"}', "vrid") == {"51": 1.0}
     priorities = prometheus.values('lvsmon_vrrp_router_priority{vrid="51"}', "router")
     assert priorities[A4] == 150 and priorities.get(B4, 100) == 100

@@ -109,9 +109,18 @@ def test_flows_recorded_and_match_conntrack_witness(lab):
 
     expire_ended_flows(snat.router)
     events = wait_witness(snat, witness, all_closed, "conntrack -E saw 20 flows end")
-    time.sleep(1.0)  # one flush interval and a bit
-    store = SqliteStore(tmp / "snat.sqlite", readonly=True)
-    records = store.log()
+    ended = {e.conntrack_id for e in events if e.kind == "DESTROY"}
+
+    def flushed():  # the recorder writes what it read at its flush interval
+        store = SqliteStore(tmp / "snat.sqlite", readonly=True)
+        try:
+            records = store.log()
+        finally:
+            store.close()
+        stored_ends = {r.conntrack_id for r in records if r.end_ns is not None}
+        return records if len(records) >= 23 and ended <= stored_ends else None
+
+    records = lab.wait_for(flushed, 15, what="the 20 ends written to the store")
     by_id = {r.conntrack_id: r for r in records}
     assert len(by_id) == len(records) == 23, [str(r) for r in records]
 
@@ -330,8 +339,10 @@ def test_unwritable_store_is_reported_and_retried(lab):
                        check=False)
     assert "FAILING" in state.stdout
     blocked.unlink()  # the disk is fixed: the held records arrive
-    lab.wait_for(lambda: json.loads(status.read_text())["sinks"]["sqlite"]["ok"], 40,
-                 what="store writable again")
+    # ok comes with the first batch written; the rest follow: wait for none pending.
+    lab.wait_for(lambda: json.loads(status.read_text())["sinks"]["sqlite"]["ok"] and
+                 json.loads(status.read_text())["sinks"]["sqlite"]["pending_records"] == 0,
+                 40, what="store writable again, held records written")
     store = SqliteStore(blocked / "snat.sqlite", readonly=True)
     assert len(store.log(inside=topo.CLIENTS[0])) == 4
     assert proc.stop() == 0

@@ -51,7 +51,7 @@ def master_is(vrid: int, address: str):
 def vip_on_exactly(lab, vip: str, holder, other, samples: int = 10, every: float = 0.15):
     """The VIP is on `holder` and not on `other`, every time over a couple of seconds."""
     host = vip.split("/")[0]
-    lab.wait_for(lambda: holder.has_address(host) and not other.has_address(host), 5,
+    lab.wait_for(lambda: holder.has_address(host) and not other.has_address(host), 20,
                  what=f"{host} only on {holder.short}")
     for _ in range(samples):
         have = (holder.has_address(host), other.has_address(host))
@@ -62,7 +62,8 @@ def vip_on_exactly(lab, vip: str, holder, other, samples: int = 10, every: float
 def first_advert_after(probe, vrid: int, source: str, after: float) -> float:
     """When `source`'s first advert after `after` (observer clock) was heard. The probe
     publishes every 0.2 s and adverts come every 1 s, so the first snapshot showing a
-    later last_seen shows the first advert."""
+    later last_seen shows the first advert, if the caller looks at once (not after waiting
+    for a process to exit: terminate() it first, stop() it after)."""
 
     def later():
         seen = router(probe.segments()[vrid], source)
@@ -111,7 +112,7 @@ def test_participant_with_keepalived(lab, case):
     high = participant_toml([instance(vrid, 150, vip, **extra)])
     started = time.monotonic()
     lvsmon = spawn_participant(lab, lv, high)
-    segments = probe.wait(master_is(vrid, source_l), 10, "lvsmon preempts keepalived")
+    segments = probe.wait(master_is(vrid, source_l), 30, "lvsmon preempts keepalived")
     figures["preempt"] = time.monotonic() - started
     mine = router(segments[vrid], source_l)
     assert (mine["priority"], mine["version"], mine["advert_interval"]) == (150, version, 1.0)
@@ -123,14 +124,15 @@ def test_participant_with_keepalived(lab, case):
     lab.wait_for(lambda: neighbour_mac(obs, host) == mac_address(lv), 4,
                  what="obs's neighbour entry for the VIP moved to l's MAC")
 
-    # lvsmon stops: priority 0, keepalived takes over after its skew time.
-    lvsmon.stop()
-    assert lvsmon.returncode == 0, lvsmon.describe()
+    # lvsmon stops: priority 0, keepalived takes over after its skew time (watched while
+    # lvsmon exits, which may take longer than keepalived's next advert).
+    lvsmon.terminate()
     segments = probe.wait(master_is(vrid, source_a), 5, "keepalived takes over")
     # From lvsmon's priority 0 advert to keepalived's first, both as the observer heard them.
     released = router(segments[vrid], source_l)
     assert released["priority"] == 0
     took_over = first_advert_after(probe, vrid, source_a, released["last_seen"])
+    assert lvsmon.stop() == 0, lvsmon.describe()
     figures["release"] = took_over - released["last_seen"]
     assert 0 < figures["release"] < skew_time(1, 100) + 0.2, figures
     assert not lv.has_address(host)
@@ -144,11 +146,14 @@ def test_participant_with_keepalived(lab, case):
         time.sleep(2.5)
         assert probe.segments()[vrid]["master"] == source_a
         vip_on_exactly(lab, vip, a, lv, samples=3)
-        killed = time.monotonic()
         kill_hard(ka)
-        probe.wait(master_is(vrid, source_l), 8, "lvsmon takes over from dead keepalived")
-        figures["takeover"] = time.monotonic() - killed
-        assert figures["takeover"] < master_down_interval(1, 50) + SLACK, figures
+        view = probe.wait(master_is(vrid, source_l), 8,
+                          "lvsmon takes over from dead keepalived")[vrid]
+        # From keepalived's last advert to lvsmon's first (the start of its run as master),
+        # as the observer heard them: what Master_Down_Interval counts, whatever the test
+        # process was doing meanwhile.
+        figures["takeover"] = view["master_since"] - router(view, source_a)["last_seen"]
+        assert 0 < figures["takeover"] < master_down_interval(1, 50) + SLACK, figures
         lab.wait_for(lambda: lv.has_address(host), 3, what="VIP on l")
         # A SIGKILLed keepalived leaves its VIP in a's kernel (nobody removes it): that is
         # the crash being simulated, so only the routers' adverts are compared here.
@@ -190,7 +195,7 @@ def test_hung_track_command_is_killed_and_priority_drops(lab):
     ]), state_file=state_file)  # fmt: skip
     seen = {}  # pid -> first seen
     priorities = []
-    deadline = time.monotonic() + 12
+    deadline = time.monotonic() + 30  # ends 2 s after the drop; lvsmon's start may be slow
     dropped = None
     while time.monotonic() < deadline and (dropped is None or time.monotonic() < dropped + 2):
         now = time.monotonic()
@@ -215,7 +220,7 @@ def test_hung_track_command_is_killed_and_priority_drops(lab):
         (only,) = json.loads(state_file.read_text())["instances"]
         return only
 
-    lab.wait_for(lambda: state()["state"] == "BACKUP", 3, what="state file shows BACKUP")
+    lab.wait_for(lambda: state()["state"] == "BACKUP", 10, what="state file shows BACKUP")
     now = state()
     assert (now["priority"], now["base_priority"], now["master"]) == (50, 150, A4)
     assert now["tracks"] == [{"name": "hung", "ok": False,
@@ -254,11 +259,11 @@ def test_unicast_peers_notify_hook_and_fault_track(lab):
                  track=[track]),
     ]))  # fmt: skip
     vip_on_exactly(lab, vip, lv, a)  # preempted over unicast
-    lab.wait_for(lambda: "web65 MASTER 150" in notified.read_text(), 3, what="notify MASTER")
+    lab.wait_for(lambda: "web65 MASTER 150" in notified.read_text(), 10, what="notify MASTER")
 
     # Fault: priority 0 to the peer, VIP removed; keepalived takes over within its skew time.
     flag.touch()
-    lab.wait_for(lambda: "web65 FAULT 150" in notified.read_text(), 3, what="notify FAULT")
+    lab.wait_for(lambda: "web65 FAULT 150" in notified.read_text(), 10, what="notify FAULT")
     faulted = time.monotonic()
     lab.wait_for(lambda: a.has_address(host), 3, what="keepalived master after the fault")
     assert time.monotonic() - faulted < skew_time(1, 100) + SLACK
@@ -288,7 +293,7 @@ def test_participant_needs_only_net_raw_and_net_admin(lab):
               f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set={caps}"]
     lvsmon = spawn_participant(lab, lv, participant_toml([instance(vrid, 120, vip)]),
                                prefix=nobody)  # fmt: skip
-    probe.wait(master_is(vrid, L4), 8, "lvsmon (nobody) master")
+    probe.wait(master_is(vrid, L4), 30, "lvsmon (nobody) master")
     lab.wait_for(lambda: lv.has_address(host), 3, what="VIP added by nobody")
     lvsmon.stop()
     assert lvsmon.returncode == 0, lvsmon.describe(40)
@@ -312,12 +317,13 @@ def test_nopreempt_then_keepalived_releases(lab):
     time.sleep(master_down_interval(1, 150) + 1)  # it would have preempted by now
     assert probe.segments()[vrid]["master"] == A4
     vip_on_exactly(lab, vip, a, lv, samples=3)
-    ka.stop()  # SIGTERM: keepalived sends priority 0
+    ka.terminate()  # SIGTERM: keepalived sends priority 0 (and takes about 1 s to exit)
     segments = probe.wait(lambda segs: router(segs[vrid], A4)["priority"] == 0, 4,
                           "keepalived's priority 0")
     # From keepalived's priority 0 advert to lvsmon's first, both as the observer heard them.
     released = router(segments[vrid], A4)["last_seen"]
     elapsed = first_advert_after(probe, vrid, L4, released) - released
+    ka.stop()
     assert 0 < elapsed < skew_time(1, 150) + 0.2, elapsed
     vip_on_exactly(lab, vip, lv, a, samples=3)
     lvsmon.check_running()
@@ -339,7 +345,7 @@ def test_virtual_mac(lab):
     arp_ignore = "/proc/sys/net/ipv4/conf/eth0/arp_ignore"
     before = lv.run(["cat", arp_ignore]).stdout.strip()
     lvsmon = spawn_participant(lab, lv, participant_toml([instance(vrid, 150, vip, vmac=True)]))
-    probe.wait(master_is(vrid, L4), 8, "lvsmon master")
+    probe.wait(master_is(vrid, L4), 30, "lvsmon master")
     vip_on_exactly(lab, vip, lv, a, samples=5)
     assert any(a_.startswith(host) for a_ in lv.addresses(f"vrrp.{vrid}"))
     assert mac_address(lv, f"vrrp.{vrid}") == f"00:00:5e:00:01:{vrid:02x}"

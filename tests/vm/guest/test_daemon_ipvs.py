@@ -58,7 +58,8 @@ def test_daemon_lists_the_topology_services(ipvs_topology):
         ipvs = status(topo, sock).ipvs
         return ipvs if ipvs.available else None
 
-    ipvs = topo.lab.wait_for(available, 30, what="the daemon's first IPVS read")
+    # Generous: without KVM, `lvsmon run` and each `lvsmon status` start slowly.
+    ipvs = topo.lab.wait_for(available, 120, what="the daemon's first IPVS read")
     table = ipvs.snapshot
     assert table.source == "netlink"
     assert service_ids(table) == {spec_id(spec) for spec in topo.services.values()}
@@ -76,7 +77,7 @@ def test_daemon_lists_the_topology_services(ipvs_topology):
     topo.director.run(["ipvsadm", "-A", "-t", "10.100.0.99:8080", "-s", "rr"])
     added = ("tcp", "10.100.0.99", 8080, None)
     started = time.monotonic()
-    topo.lab.wait_for(lambda: added in service_ids(status(topo, sock).ipvs.snapshot), 10,
+    topo.lab.wait_for(lambda: added in service_ids(status(topo, sock).ipvs.snapshot), 60,
                       what="the new service in the daemon's table")  # fmt: skip
     print(f"new service seen after {time.monotonic() - started:.2f} s")
     topo.director.run(["ipvsadm", "-D", "-t", "10.100.0.99:8080"])

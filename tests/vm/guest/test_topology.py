@@ -26,7 +26,7 @@ def test_ipvsadm_counters_move_with_traffic(ipvs_topology):
     after = ipvs_topology.lab.wait_for(
         lambda: (s := ipvs_topology.stats("nat"))["service"].connections
         == before["service"].connections + 6 and s,
-        5, what="6 more connections counted")
+        30, what="6 more connections counted")  # a folding every 2 s, seen under TCG
     assert after["service"].packets_in > before["service"].packets_in
     assert after["service"].packets_out > before["service"].packets_out
     assert after["service"].bytes_out > before["service"].bytes_out
