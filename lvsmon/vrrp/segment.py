@@ -28,6 +28,7 @@ state from its adverts and the others' (lvsmon.model.vrrp.OWN_STATES says how).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import zlib
 from collections import deque
@@ -122,10 +123,14 @@ class _OpenAnomaly:
         return Anomaly(self.name, self.start, end, self.routers, self.detail)
 
 
+# Both run for every router on every evaluation (each advert, each 0.1 s tick), with
+# the few addresses a segment has: parsed once each. Bounded, as sources can be forged.
+@functools.lru_cache(maxsize=4096)
 def _address_key(address: str) -> int:
     return int(ipaddress.ip_address(address.partition("%")[0]))
 
 
+@functools.lru_cache(maxsize=4096)
 def _plain(address: str) -> str:
     """An address without its %scope, normalised, for comparing."""
     try:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from lvsmon.errors import AgentxError
 from lvsmon_snmp.agentx.oids import MAX_SUBIDS, Oid
@@ -384,40 +384,14 @@ class _Writer:
             raise AgentxEncodeError(f"field out of range: {exc} ({values})") from None
 
     def oid(self, oid: Oid, include: bool = False) -> None:
-        if len(oid) > MAX_SUBIDS:
-            raise AgentxEncodeError(f"OID of {len(oid)} sub-identifiers (at most {MAX_SUBIDS})")
-        prefix = 0
-        if len(oid) >= 5 and oid[:4] == (1, 3, 6, 1) and 0 < oid[4] < 256:
-            prefix, oid = oid[4], oid[5:]
-        self.out += bytes((len(oid), prefix, 1 if include else 0, 0))
-        if oid:
-            self.pack(f"{len(oid)}I", *oid)
+        self.out += _oid_bytes(oid, include, self.order)
 
     def octets(self, data: bytes) -> None:
-        self.pack("I", len(data))
-        self.out += data
-        self.out += bytes(-len(data) % 4)
-
-    def value(self, value: Value) -> None:
-        kind, data = value.type, value.data
-        if kind is ValueType.INTEGER:
-            self.pack("i", data)
-        elif kind in (ValueType.COUNTER32, ValueType.GAUGE32, ValueType.TIME_TICKS):
-            self.pack("I", data)
-        elif kind is ValueType.COUNTER64:
-            self.pack("Q", data)
-        elif kind in (ValueType.OCTET_STRING, ValueType.IP_ADDRESS, ValueType.OPAQUE):
-            self.octets(data)
-        elif kind is ValueType.OBJECT_IDENTIFIER:
-            self.oid(data)
-        # NULL and the three exceptions carry no data
+        self.out += _octets_bytes(data, self.order)
 
     def varbinds(self, varbinds: tuple[VarBind, ...]) -> None:
         for varbind in varbinds:
-            self.pack("H", varbind.value.type)
-            self.out += b"\0\0"
-            self.oid(varbind.name)
-            self.value(varbind.value)
+            self.out += encode_varbind(varbind, self.order)
 
     def ranges(self, ranges: tuple[SearchRange, ...]) -> None:
         for search in ranges:
@@ -480,11 +454,56 @@ def encode(pdu: Pdu, *, network_byte_order: bool = True) -> bytes:
     return bytes(header.out + body.out)
 
 
-def encode_varbind(varbind: VarBind) -> bytes:
-    """One VarBind in network byte order, as encode() puts it in a PDU."""
-    writer = _Writer(NETWORK_ORDER)
-    writer.varbinds((varbind,))
-    return bytes(writer.out)
+# An OID's 4-byte head (n_subid, prefix, include, reserved) and its sub-identifiers, by
+# byte order and count; a varbind's type and reserved bytes before it. Made once: a walk
+# encodes one varbind per value it reads, and these are most of what that costs.
+_OID_LAYOUTS = {order: tuple(struct.Struct(f"{order}BBBx{count}I")
+                             for count in range(MAX_SUBIDS + 1))
+                for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
+_VARBIND_TYPE = {order: struct.Struct(order + "H2x")
+                 for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
+_NUMBER_LAYOUTS = {order: {ValueType.INTEGER: struct.Struct(order + "i"),
+                           ValueType.COUNTER32: struct.Struct(order + "I"),
+                           ValueType.GAUGE32: struct.Struct(order + "I"),
+                           ValueType.TIME_TICKS: struct.Struct(order + "I"),
+                           ValueType.COUNTER64: struct.Struct(order + "Q")}
+                   for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
+_OCTETS = (ValueType.OCTET_STRING, ValueType.IP_ADDRESS, ValueType.OPAQUE)
+
+
+def _oid_bytes(oid: Oid, include: bool, order: str) -> bytes:
+    """An OID as section 5.1 writes it, with the 1.3.6.1.X prefix compressed."""
+    if len(oid) > MAX_SUBIDS:
+        raise AgentxEncodeError(f"OID of {len(oid)} sub-identifiers (at most {MAX_SUBIDS})")
+    prefix = 0
+    if len(oid) >= 5 and oid[:4] == (1, 3, 6, 1) and 0 < oid[4] < 256:
+        prefix, oid = oid[4], oid[5:]
+    try:
+        return _OID_LAYOUTS[order][len(oid)].pack(len(oid), prefix, 1 if include else 0, *oid)
+    except struct.error as exc:
+        raise AgentxEncodeError(f"field out of range: {exc} ({oid})") from None
+
+
+def _octets_bytes(data: bytes, order: str) -> bytes:
+    return _struct(order + "I").pack(len(data)) + data + bytes(-len(data) % 4)
+
+
+def encode_varbind(varbind: VarBind, order: str = NETWORK_ORDER) -> bytes:
+    """One VarBind as a PDU carries it; in network byte order, as Responses are sent."""
+    value = varbind.value
+    kind, data = value.type, value.data
+    head = _VARBIND_TYPE[order].pack(kind) + _oid_bytes(varbind.name, False, order)
+    layout = _NUMBER_LAYOUTS[order].get(kind)
+    if layout is not None:
+        try:
+            return head + layout.pack(data)
+        except struct.error as exc:
+            raise AgentxEncodeError(f"field out of range: {exc} ({data})") from None
+    if kind in _OCTETS:
+        return head + _octets_bytes(data, order)
+    if kind is ValueType.OBJECT_IDENTIFIER:
+        return head + _oid_bytes(data, False, order)
+    return head  # NULL and the three exceptions carry no data
 
 
 _RESPONSE_HEAD = struct.Struct(">BBBxIIIIIHH")
@@ -503,8 +522,7 @@ def encode_response(*, session_id: int, transaction_id: int, packet_id: int,
 # -- decoding -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):  # a tuple: made for every PDU read, faster than a dataclass
     version: int
     type: int
     flags: int
@@ -523,10 +541,8 @@ def decode_header(data: bytes | bytearray | memoryview, max_payload: int = MAX_P
     multiple of 4 and at most `max_payload`."""
     if len(data) < HEADER_SIZE:
         raise AgentxDecodeError("truncated", f"{len(data)}-byte header")
-    flags = data[2]
-    order = NETWORK_ORDER if flags & Flag.NETWORK_BYTE_ORDER else HOST_ORDER_LITTLE
-    version, kind, _flags, session, transaction, packet, length = _struct(
-        order + "BBBxIIII").unpack_from(data)
+    layout = _HEADER_LAYOUTS[data[2] & Flag.NETWORK_BYTE_ORDER]
+    version, kind, flags, session, transaction, packet, length = layout.unpack_from(data)
     if version != AGENTX_VERSION:
         raise AgentxDecodeError("bad_version", f"version {version}")
     if kind not in PDU_CLASSES:
@@ -536,6 +552,14 @@ def decode_header(data: bytes | bytearray | memoryview, max_payload: int = MAX_P
     if length % 4:
         raise AgentxDecodeError("bad_payload_length", f"{length} bytes")
     return Header(version, kind, flags, session, transaction, packet, length)
+
+
+# Layouts the decoder uses for every PDU, made once: a header by its byte order flag, and
+# the sub-identifiers of an OID by byte order and count.
+_HEADER_LAYOUTS = {0: struct.Struct(HOST_ORDER_LITTLE + "BBBxIIII"),
+                   Flag.NETWORK_BYTE_ORDER: struct.Struct(NETWORK_ORDER + "BBBxIIII")}
+_SUBIDS = {order: tuple(struct.Struct(f"{order}{count}I") for count in range(MAX_SUBIDS + 1))
+           for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
 
 
 class _Reader:
@@ -562,20 +586,22 @@ class _Reader:
         return values
 
     def oid(self, what: str = "OID") -> tuple[Oid, bool]:
+        # Every request names OIDs: this runs for each, so it reads without helpers.
+        data, pos = self.data, self.pos
         self.need(4, what)
-        count, prefix, include = self.data[self.pos], self.data[self.pos + 1], self.data[
-            self.pos + 2]
-        self.pos += 4
-        if count > MAX_SUBIDS:
-            raise AgentxDecodeError("oid_too_long", f"{what}: {count} sub-identifiers")
+        count, prefix, include = data[pos], data[pos + 1], data[pos + 2]
+        pos += 4
+        if count > MAX_SUBIDS or (prefix and count + 5 > MAX_SUBIDS):
+            raise AgentxDecodeError("oid_too_long", f"{what}: {count}"
+                                    f"{' + 5' if prefix else ''} sub-identifiers")
+        if self.end - pos < 4 * count:
+            raise AgentxDecodeError("truncated", f"{what} needs {4 * count} bytes at offset "
+                                    f"{pos}, {self.end - pos} left")
+        subids = _SUBIDS[self.order][count].unpack_from(data, pos)
+        self.pos = pos + 4 * count
         if prefix:
-            if count + 5 > MAX_SUBIDS:
-                raise AgentxDecodeError("oid_too_long", f"{what}: {count} + 5 sub-identifiers")
-            head: Oid = (1, 3, 6, 1, prefix)
-        else:
-            head = ()
-        subids = self.unpack(f"{count}I", what) if count else ()
-        return head + subids, bool(include)
+            return (1, 3, 6, 1, prefix) + subids, bool(include)
+        return subids, bool(include)
 
     def octets(self, what: str) -> bytes:
         (length,) = self.unpack("I", what)
@@ -584,11 +610,6 @@ class _Reader:
         data = self.data[self.pos:self.pos + length]
         self.pos += padded
         return data
-
-    def context(self, flags: int, cls: type[Pdu]) -> dict:
-        if cls.HAS_CONTEXT and flags & Flag.NON_DEFAULT_CONTEXT:
-            return {"context": self.octets("context")}
-        return {}
 
     def value(self, kind: int, name: Oid) -> Value:
         where = f"value of {'.'.join(map(str, name))}"
@@ -623,11 +644,13 @@ class _Reader:
 
     def ranges(self) -> tuple[SearchRange, ...]:
         found = []
+        oid = self.oid
         while self.pos < self.end:  # each round consumes at least 8 bytes: bounded
-            start, include = self.oid("range start")
-            end, _ignored = self.oid("range end")  # end's include byte is reserved
+            start, include = oid("range start")
+            end, _ignored = oid("range end")  # end's include byte is reserved
             found.append(SearchRange(start, end, include))
-            _check_count(found)
+            if len(found) > MAX_ITEMS:
+                _check_count(found)
         return tuple(found)
 
     def done(self, what: str) -> None:
@@ -649,9 +672,12 @@ def decode_payload(header: Header, payload: bytes) -> Pdu:
     reader = _Reader(bytes(payload), header.order)
     fields: dict = {"session_id": header.session_id, "transaction_id": header.transaction_id,
                     "packet_id": header.packet_id}  # fmt: skip
-    fields.update(reader.context(header.flags, cls))
+    if cls.HAS_CONTEXT and header.flags & Flag.NON_DEFAULT_CONTEXT:
+        fields["context"] = reader.octets("context")
     name = cls.__name__
-    if cls is Open:
+    if cls is GetNext or cls is Get:  # nearly every PDU a master sends: tested first
+        fields["ranges"] = reader.ranges()
+    elif cls is Open:
         (fields["timeout"],) = reader.unpack("B3x", "o.timeout")
         fields["id"], _ = reader.oid("o.id")
         fields["description"] = reader.octets("o.descr")
@@ -672,8 +698,6 @@ def decode_payload(header: Header, payload: bytes) -> Pdu:
             (fields["upper_bound"],) = reader.unpack("I", "upper_bound")
         fields["range_subid"] = range_subid
         reader.done(name)
-    elif cls is Get or cls is GetNext:
-        fields["ranges"] = reader.ranges()
     elif cls is GetBulk:
         fields["non_repeaters"], fields["max_repetitions"] = reader.unpack("HH", "GetBulk")
         fields["ranges"] = reader.ranges()
