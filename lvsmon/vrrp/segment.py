@@ -160,6 +160,9 @@ class Segment:
         self._expected_since = 0.0
         self._own: frozenset[str] = frozenset()  # this node's addresses, plain
         self._own_state: str | None = None
+        # What the last mismatch checks saw: they only need repeating after an advert or
+        # when a router's presence changed (most ticks change neither).
+        self._mismatches_checked: tuple[str, ...] | None = None
 
     # -- input ------------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class Segment:
         elif router.run_start is None:
             router.run_start = now
         self._last_advert_at = now
+        self._mismatches_checked = None
         self._per_advert_checks(advert, now)
         self._check_configured(router, now)
         self._evaluate(now)
@@ -363,6 +367,10 @@ class Segment:
             for r in self._routers.values()
             if now - r.last_seen <= self.settings.forget_after_seconds
         ]
+        seen = tuple(router.address for router in present)
+        if seen == self._mismatches_checked:
+            return
+        self._mismatches_checked = seen
         self._differ(
             view.INTERVAL_MISMATCH,
             present,
