@@ -126,6 +126,15 @@ class WitnessEvent:
     conntrack_id: int
 
 
+def expire_ended_flows(router) -> None:
+    """Delete the entries of flows that ended, as their timeouts would (DESTROY events now):
+    the kernel's garbage collector may take up to a minute to reap expired entries."""
+    for argv in (["-p", "udp"], ["-p", "tcp", "--state", "TIME_WAIT"],
+                 ["-p", "tcp", "--state", "CLOSE"], ["-p", "tcp", "--state", "FIN_WAIT"],
+                 ["-p", "tcp", "--state", "LAST_ACK"], ["-p", "tcp", "--state", "CLOSE_WAIT"]):
+        router.run(["conntrack", "-D", *argv], check=False)
+
+
 def parse_witness(text: str) -> list[WitnessEvent]:
     """TCP and UDP events from `conntrack -E -o timestamp,extended,id` output."""
     events = []

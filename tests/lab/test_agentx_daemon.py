@@ -113,10 +113,22 @@ def read_between(daemon: AgentxDaemon, subtree: str, reader, what: str,
         found = daemon.expected(daemon.state(), subtree, interfaces)
         return found if only is None else {oid: found[oid] for oid in only if oid in found}
 
-    before = expected()
-    found = under(reader(), subtree)
-    assert_between(before, found, expected(), what)
-    return found
+    # The index snmpd is answered from is built from a published state, off the loop, and
+    # waits while a walk runs (at most 1 s): it may be older than `before`, by one publish.
+    # A counter that moved in between reads below `before` then; the next try is fresh.
+    for attempt in range(1, 4):
+        before = expected()
+        found = under(reader(), subtree)
+        try:
+            assert_between(before, found, expected(), what)
+            return found
+        except AssertionError:
+            if attempt == 3:
+                raise
+            built = daemon.agentx().counters["index_builds"]
+            daemon.lab.wait_for(lambda b=built: daemon.agentx().counters["index_builds"] > b,
+                                20, what="an index built after the walk")
+    raise AssertionError("unreachable")
 
 
 PYSNMP_WORDS = {"INTEGER": "INTEGER", "GAUGE32": "Gauge32", "COUNTER32": "Counter32",

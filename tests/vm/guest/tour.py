@@ -359,8 +359,15 @@ def step_split_brain(n: Narrator) -> dict:
     site.prometheus.lab.wait_for(lambda: not site.prometheus.query(
         'ALERTS{alertname="LvsmonVrrpSplitBrain",alertstate="firing"}'), 60,
         what="the alert resolved")
+    # A scrape that timed out (1 s, a slow guest) also ends the alert, with the series gone
+    # stale: wait for both directors' fresh samples before showing them.
+    masters_query = f'lvsmon_vrrp_masters{{vrid="{VRID}"}}'
+    site.prometheus.lab.wait_for(
+        lambda: by_director(site, {found.get("instance", ""): value for found, value
+                                   in site.prometheus.query(masters_query)})
+        == {"lb1": 1, "lb2": 1}, 60, what="one master of VRID 51 in Prometheus again")
     healed = n.check_nrpe(lb1, "check_vrrp")
-    masters = by_director(site, n.promql(f'lvsmon_vrrp_masters{{vrid="{VRID}"}}'))
+    masters = by_director(site, n.promql(masters_query))
     n.expect(healed != CRITICAL, "check_vrrp not CRITICAL once healed")
     n.expect(masters == {"lb1": 1, "lb2": 1}, "one master again")
     return {"check_vrrp": code, "alert_firing": bool(alert), "trap": bool(trap),
