@@ -454,12 +454,12 @@ def encode(pdu: Pdu, *, network_byte_order: bool = True) -> bytes:
     return bytes(header.out + body.out)
 
 
-# An OID's 4-byte head (n_subid, prefix, include, reserved) and its sub-identifiers, by
-# byte order and count; a varbind's type and reserved bytes before it. Made once: a walk
-# encodes one varbind per value it reads, and these are most of what that costs.
-_OID_LAYOUTS = {order: tuple(struct.Struct(f"{order}BBBx{count}I")
-                             for count in range(MAX_SUBIDS + 1))
-                for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
+# An OID's sub-identifiers by byte order and count, for encoding and decoding alike.
+_SUBIDS = {order: tuple(struct.Struct(f"{order}{count}I") for count in range(MAX_SUBIDS + 1))
+           for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
+
+# A varbind's type and reserved bytes, and its value's layout by type, made once: a walk
+# encodes one varbind per value it reads (sub-identifiers use _SUBIDS, below).
 _VARBIND_TYPE = {order: struct.Struct(order + "H2x")
                  for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
 _NUMBER_LAYOUTS = {order: {ValueType.INTEGER: struct.Struct(order + "i"),
@@ -479,7 +479,8 @@ def _oid_bytes(oid: Oid, include: bool, order: str) -> bytes:
     if len(oid) >= 5 and oid[:4] == (1, 3, 6, 1) and 0 < oid[4] < 256:
         prefix, oid = oid[4], oid[5:]
     try:
-        return _OID_LAYOUTS[order][len(oid)].pack(len(oid), prefix, 1 if include else 0, *oid)
+        return bytes((len(oid), prefix, 1 if include else 0, 0)) + _SUBIDS[order][
+            len(oid)].pack(*oid)
     except struct.error as exc:
         raise AgentxEncodeError(f"field out of range: {exc} ({oid})") from None
 
@@ -554,12 +555,9 @@ def decode_header(data: bytes | bytearray | memoryview, max_payload: int = MAX_P
     return Header(version, kind, flags, session, transaction, packet, length)
 
 
-# Layouts the decoder uses for every PDU, made once: a header by its byte order flag, and
-# the sub-identifiers of an OID by byte order and count.
+# The header's layout by its byte order flag, made once: the decoder reads one per PDU.
 _HEADER_LAYOUTS = {0: struct.Struct(HOST_ORDER_LITTLE + "BBBxIIII"),
                    Flag.NETWORK_BYTE_ORDER: struct.Struct(NETWORK_ORDER + "BBBxIIII")}
-_SUBIDS = {order: tuple(struct.Struct(f"{order}{count}I") for count in range(MAX_SUBIDS + 1))
-           for order in (NETWORK_ORDER, HOST_ORDER_LITTLE)}  # fmt: skip
 
 
 class _Reader:
