@@ -84,15 +84,10 @@ class _Router:
         self.ttl = advert.ttl
         self.adverts += 1
         self.last_seen = now
-
-    @property
-    def interval(self) -> float:
-        # An interval of 0 is invalid on the wire; treat it as 1 cs to keep the arithmetic sane.
-        return max(self.interval_cs, 1) / 100
-
-    @property
-    def down_interval(self) -> float:
-        return master_down_interval(self.interval, max(self.priority, 1))
+        # Worked out once per advert, not on every check of every 0.1 s tick. An interval
+        # of 0 is invalid on the wire; taken as 1 cs to keep the arithmetic sane.
+        self.interval = max(self.interval_cs, 1) / 100
+        self.down_interval = master_down_interval(self.interval, max(self.priority, 1))
 
     def advertising(self, now: float) -> bool:
         return self.priority > 0 and now - self.last_seen <= self.down_interval

@@ -731,6 +731,44 @@ def decode(data: bytes | bytearray, max_payload: int = MAX_PAYLOAD) -> Pdu:
     return decode_payload(header, bytes(data[HEADER_SIZE:end]))
 
 
+# -- the walk's request -------------------------------------------------------
+
+_WALK_HEAD = struct.Struct(">BBBxIIII")
+_OID_HEAD = struct.Struct(">BBBx")
+_NETWORK_SUBIDS = _SUBIDS[NETWORK_ORDER]
+
+
+def single_get_next(data: bytes | bytearray | memoryview, size: int
+                    ) -> tuple[int, int, int, Oid, bool, Oid] | None:
+    """(session_id, transaction_id, packet_id, start, include, end) when the first `size`
+    bytes of `data` are exactly one GetNext of one SearchRange, in network byte order and
+    the default context: the PDU a walk sends for each varbind (net-snmp's master turns
+    GetBulk into such GetNexts too). None for anything else, including every PDU the full
+    decoder would refuse: that one then decodes it and says why."""
+    if size < HEADER_SIZE + 8:
+        return None
+    version, kind, flags, session, transaction, packet, length = _WALK_HEAD.unpack_from(data)
+    if (version != AGENTX_VERSION or kind != PduType.GET_NEXT
+            or (flags & (Flag.NETWORK_BYTE_ORDER | Flag.NON_DEFAULT_CONTEXT))
+            != Flag.NETWORK_BYTE_ORDER or length != size - HEADER_SIZE):
+        return None
+    count, prefix, include = _OID_HEAD.unpack_from(data, HEADER_SIZE)
+    end_at = HEADER_SIZE + 4 + 4 * count
+    if count > MAX_SUBIDS or (prefix and count + 5 > MAX_SUBIDS) or end_at + 4 > size:
+        return None
+    end_count, end_prefix, _reserved = _OID_HEAD.unpack_from(data, end_at)
+    if (end_count > MAX_SUBIDS or (end_prefix and end_count + 5 > MAX_SUBIDS)
+            or end_at + 4 + 4 * end_count != size):
+        return None
+    start = _NETWORK_SUBIDS[count].unpack_from(data, HEADER_SIZE + 4)
+    if prefix:
+        start = (1, 3, 6, 1, prefix) + start
+    end = _NETWORK_SUBIDS[end_count].unpack_from(data, end_at + 4)
+    if end_prefix:
+        end = (1, 3, 6, 1, end_prefix) + end
+    return session, transaction, packet, start, include != 0, end
+
+
 class Framer:
     """Cuts a byte stream into PDUs: feed() what arrives, then next_pdu() until None.
 

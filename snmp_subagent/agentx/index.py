@@ -36,7 +36,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import chain, compress, repeat
-from operator import eq
+from operator import and_, eq
 
 from lvsmon.errors import AgentxError
 from lvsmon_snmp.agentx.codec import VarBind, encode_varbind
@@ -143,6 +143,23 @@ class OidIndex:
             return None
         return found, self._values[position]
 
+    def next_wire(self, start: Oid, include: bool = False, end: Oid = ()) -> bytes | None:
+        """next(), encoded as a Response carries it: the walk's path, which makes no Value
+        once a varbind has been encoded."""
+        oids = self._oids
+        position = bisect_left(oids, start) if include else bisect_right(oids, start)
+        if position == len(oids):
+            return None
+        found = oids[position]
+        if end and found >= end:
+            return None
+        wire = self._wire.get(found)
+        if wire is None:
+            wire = self._wire[found] = encode_varbind(VarBind(found, self._value(position)))
+        return wire
+
+    def _value(self, position: int) -> Value:
+        return self._values[position]
 
     def wire(self, varbind: VarBind) -> bytes:
         """`varbind` encoded for a Response; this index's own values are encoded once and
@@ -212,8 +229,18 @@ class RowIndex(OidIndex):
         index._types = list(map(types.__getitem__, order))
         index._datas = list(map(datas.__getitem__, order))
         index._by_oid = index._values = None
-        index._wire = {}
+        index._wire = self._unchanged_wire(index._types, index._datas)
         return index
+
+    def _unchanged_wire(self, types: list, datas: list) -> dict[Oid, bytes]:
+        """The encoded varbinds of the rows whose type and data stay the same in a rebuild
+        (most of a VRRP table between two snapshots): the next walk need not encode them
+        again. Only looks up in the old dict, which the answering thread may be filling."""
+        old = self._wire
+        if not old:
+            return {}
+        same = map(and_, map(eq, self._types, types), map(eq, self._datas, datas))
+        return {oid: old[oid] for oid in compress(self._oids, same) if oid in old}
 
     def __iter__(self) -> Iterator[tuple[Oid, Value]]:
         checked, types, datas = Value.checked, self._types, self._datas
@@ -385,6 +412,17 @@ class JoinedIndex(OidIndex):
             if end and part.first >= end:
                 return None
             found = part.next(start, include, end)
+            if found is not None:
+                return found
+        return None
+
+    def next_wire(self, start: Oid, include: bool = False, end: Oid = ()) -> bytes | None:
+        parts = self._parts
+        for position in range(bisect_left(self._lasts, start), len(parts)):
+            part = parts[position]
+            if end and part.first >= end:
+                return None
+            found = part.next_wire(start, include, end)
             if found is not None:
                 return found
         return None

@@ -65,12 +65,14 @@ from lvsmon_snmp.agentx.codec import (
     VarBind,
     encode,
     encode_response,
+    encode_varbind,
     error_name,
+    single_get_next,
 )
 from lvsmon_snmp.agentx.index import EMPTY_INDEX, OidIndex
 from lvsmon_snmp.agentx.oids import SNMP_TRAP_OID_0, Oid, format_oid, parse_oid
 from lvsmon_snmp.agentx.settings import AgentxSettings
-from lvsmon_snmp.agentx.values import Value
+from lvsmon_snmp.agentx.values import END_OF_MIB_VIEW, Value
 
 log = logging.getLogger("lvsmon.agentx")
 
@@ -210,7 +212,19 @@ class _Connection(asyncio.BufferedProtocol):
         return self._read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._read_buffer[:nbytes])
+        # A walk's GetNext, alone in the read, is answered without making a Pdu; anything
+        # else (or a PDU split across reads) goes through the Framer.
+        request = None if self.framer.buffered else single_get_next(self._read_buffer, nbytes)
+        if request is None or request[0] != self.session_id or not self.session_id:
+            self.data_received(self._read_buffer[:nbytes])
+            return
+        if self.ended.done():
+            return
+        self.last_heard = time.monotonic()
+        try:
+            self.subagent._walk_step(self, request)
+        except Exception as exc:  # a bug of ours must not take the daemon down
+            self._internal_error(exc)
 
     def data_received(self, data: bytes | memoryview) -> None:
         if self.ended.done():
@@ -223,8 +237,11 @@ class _Connection(asyncio.BufferedProtocol):
         except AgentxDecodeError as exc:
             self.refuse(exc.reason, str(exc), CloseReason.PARSE_ERROR)
         except Exception as exc:  # a bug of ours must not take the daemon down
-            log.exception("AgentX: internal error while answering the master")
-            self.end("internal_error", f"internal error: {exc!r}", CloseReason.OTHER)
+            self._internal_error(exc)
+
+    def _internal_error(self, exc: Exception) -> None:
+        log.exception("AgentX: internal error while answering the master")
+        self.end("internal_error", f"internal error: {exc!r}", CloseReason.OTHER)
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f"connection lost: {exc}" if exc else "the master closed the connection (EOF)"
@@ -642,6 +659,21 @@ class Subagent:
         if answer is not None:
             connection.send(answer)
         self.counters.pdus_answered[name] += 1
+        elapsed = time.perf_counter() - started
+        if elapsed > self.counters.slowest_answer_seconds:
+            self.counters.slowest_answer_seconds = elapsed
+
+    def _walk_step(self, connection: _Connection, request: tuple) -> None:
+        """The hot path of _received: a GetNext of one range (codec.single_get_next) whose
+        session is ours, answered straight from the index's encoded varbinds."""
+        session, transaction, packet, start, include, end = request
+        started = self.last_request = time.perf_counter()
+        wire = self._index.next_wire(start, include, end)
+        if wire is None:
+            wire = encode_varbind(VarBind(start, END_OF_MIB_VIEW))
+        connection.send(encode_response(session_id=session, transaction_id=transaction,
+                                        packet_id=packet, varbinds=wire))
+        self.counters.pdus_answered["getNext"] += 1
         elapsed = time.perf_counter() - started
         if elapsed > self.counters.slowest_answer_seconds:
             self.counters.slowest_answer_seconds = elapsed

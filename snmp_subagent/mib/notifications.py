@@ -66,6 +66,9 @@ def participant_notifications(old: DaemonState, new: DaemonState, *, if_index: I
     before = {instance.name: instance for instance in ka.participant_instances(old)}
     for row, instance in enumerate(ka.participant_instances(new), 1):
         previous = before.get(instance.name)
+        if previous is not None and (previous.events, previous.dropped) == (
+                instance.events, instance.dropped):
+            continue  # the usual publish: nothing to tell, and nothing worth computing
         seen = set(previous.events) if previous is not None else set()
         index = v3.instance_index(instance, if_index)
         for event in instance.events:
@@ -183,9 +186,11 @@ def segment_notifications(old: DaemonState, new: DaemonState, *, if_index: IfInd
     layout = lv.Layout(base)
     before = {view.key: view for view in old.vrrp.snapshot.segments}
     for view in new.vrrp.snapshot.segments:
-        index = lv.segment_index(view, if_index)
         previous = before.get(view.key)
-        if index is None or previous is None:
+        if previous is None or not (previous.active_anomalies or view.active_anomalies):
+            continue  # the usual publish: no anomaly began, lasted or ended
+        index = lv.segment_index(view, if_index)
+        if index is None:
             continue
         for name, start_number, end_number in ((SPLIT_BRAIN, lv.SPLIT_BRAIN, lv.SPLIT_BRAIN_END),
                                                (NO_MASTER, lv.NO_MASTER, lv.NO_MASTER_END)):

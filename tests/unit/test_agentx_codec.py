@@ -1,5 +1,6 @@
 """AgentX PDU codec: round trips in both byte orders, the wire format itself, hostile input."""
 
+import random
 import struct
 
 import pytest
@@ -353,3 +354,145 @@ def test_answer_fast_path_equals_encode(varbinds, session, transaction, packet, 
     assert fast == encode(Response(session_id=session, transaction_id=transaction,
                                    packet_id=packet, error=error, index=index,
                                    varbinds=varbinds))
+
+
+# -- the walk's GetNext, read without decode() ----------------------------------------
+
+
+def single(data: bytes):
+    return codec.single_get_next(data, len(data))
+
+
+def as_decoded(data: bytes):
+    """What single_get_next must say of `data`, by the full decoder."""
+    try:
+        pdu = decode(data)
+    except AgentxDecodeError:
+        return None
+    if (type(pdu) is not GetNext or pdu.context is not None or len(pdu.ranges) != 1
+            or not data[2] & codec.Flag.NETWORK_BYTE_ORDER):
+        return None
+    (search,) = pdu.ranges
+    return (pdu.session_id, pdu.transaction_id, pdu.packet_id, search.start, search.include,
+            search.end)
+
+
+def walk_step(start=(1, 3, 6, 1, 4, 1, 8072, 9), end=(), include=False, **fields) -> GetNext:
+    return GetNext(session_id=7, transaction_id=8, packet_id=9,
+                   ranges=(SearchRange(start, end, include),), **fields)
+
+
+MAX = 2**32 - 1
+
+
+@FUZZ
+@given(u32, u32, u32, maybe_null_oids, st.booleans(), maybe_null_oids)
+def test_single_get_next_reads_what_decode_reads(session, transaction, packet, start, include,
+                                                   end):
+    data = encode(GetNext(session_id=session, transaction_id=transaction, packet_id=packet,
+                          ranges=(SearchRange(start, end, include),)))
+    assert single(data) == as_decoded(data) == (session, transaction, packet, start, include,
+                                                 end)
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    ((), ()),
+    ((1, 3, 6, 1, 4), (1, 3, 6, 1, 5)),  # prefix only: no sub-identifiers on the wire
+    ((1, 3, 6, 1, 255, 1), (1, 3, 6, 1, 0, 1)),  # compressed / prefix 0 sent in full
+    ((MAX,) * 128, ()),
+    ((), (MAX,) * 128),
+    ((1, 3, 6, 1, 4) + (MAX,) * 123, (1, 3, 6, 1, 4) + (MAX,) * 123),  # 128 with the prefix
+    ((1, 3, 6, 1, 256) + (0,) * 123, (2,) * 128),
+])  # fmt: skip
+@pytest.mark.parametrize("include", [False, True])
+def test_single_get_next_at_the_limits(start, end, include):
+    data = encode(walk_step(start, end, include))
+    assert single(data) == as_decoded(data) == (7, 8, 9, start, include, end)
+
+
+def with_header(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    changed = bytearray(data)
+    struct.pack_into(fmt, changed, offset, value)
+    return bytes(changed)
+
+
+STEP = encode(walk_step(end=(1, 3, 6, 1, 4, 1, 8072, 10)))
+END_AT = 20 + 4 + 4 * 3  # the end OID's head: after the start (prefix 4, 3 sub-identifiers)
+
+
+@pytest.mark.parametrize("data", [
+    encode(GetNext(ranges=(SearchRange((1, 3, 6, 1, 2)),) * 2)),
+    encode(GetNext(ranges=())),
+    encode(walk_step(), network_byte_order=False),
+    encode(walk_step(context=b"vrf1")),
+    encode(walk_step(context=b"")),
+    encode(codec.Get(ranges=walk_step().ranges)),
+    encode(codec.GetBulk(max_repetitions=10, ranges=walk_step().ranges)),
+    encode(Response(varbinds=(VarBind((1, 3, 6, 1, 2), Value.null()),))),
+    encode(codec.Ping()),
+    encode(Open(id=(1, 3, 6, 1, 4), description=b"lvsmon")),
+    with_header(STEP, 0, ">B", 2),  # version 2
+    with_header(STEP, 2, ">B", 0),  # network order bytes, flagged as host order
+    with_header(STEP, 2, ">B", 0x18),  # non-default context flagged, none in the payload
+    with_header(STEP, 16, ">I", len(STEP) - 20 + 4),  # payload length says more
+    with_header(STEP, 16, ">I", len(STEP) - 20 - 4),  # ... or less
+    with_header(STEP, 20, ">B", 4),  # a start of 4 sub-identifiers: the end's head read as one
+    with_header(STEP, END_AT, ">B", 1),  # an end of 1 sub-identifier, 3 present
+    STEP + STEP,  # two PDUs in one read
+    STEP[:-4],  # truncated
+    STEP[:27],
+    STEP[:20],
+    b"",
+])  # fmt: skip
+def test_single_get_next_refuses_anything_else(data):
+    assert single(data) is None
+
+
+def oid_head(count: int, prefix: int = 0) -> bytes:
+    return bytes([count, prefix, 0, 0]) + bytes(4 * count)
+
+
+@pytest.mark.parametrize(("start", "end"), [
+    (oid_head(129), oid_head(0)),
+    (oid_head(124, prefix=4), oid_head(0)),  # 124 + the prefix's 5 make 129
+    (oid_head(0), oid_head(129)),
+    (oid_head(0), oid_head(124, prefix=4)),
+])
+def test_single_get_next_refuses_oids_over_128(start, end):
+    body = start + end
+    data = header(codec.PduType.GET_NEXT, len(body)) + body
+    assert reason_of(data) == "oid_too_long"
+    assert single(data) is None
+    fits = header(codec.PduType.GET_NEXT, 4 + 4 * 128 + 4) + oid_head(128) + oid_head(0)
+    assert single(fits) == (1, 2, 3, (0,) * 128, False, ())
+
+
+def test_single_get_next_reads_only_size_bytes_of_a_larger_buffer():
+    buffer = bytearray(random.Random(3).randbytes(64 * 1024))
+    buffer[:len(STEP)] = STEP
+    view = memoryview(buffer)
+    expected = (7, 8, 9, (1, 3, 6, 1, 4, 1, 8072, 9), False, (1, 3, 6, 1, 4, 1, 8072, 10))
+    assert codec.single_get_next(view, len(STEP)) == expected
+    buffer[len(STEP):2 * len(STEP)] = STEP  # a second PDU after it: still the first alone
+    assert codec.single_get_next(view, len(STEP)) == expected
+    assert codec.single_get_next(view, 2 * len(STEP)) is None
+    assert codec.single_get_next(view, len(STEP) - 4) is None
+    assert codec.single_get_next(view, len(STEP) + 4) is None
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_single_get_next_on_random_bytes_is_none_or_what_decode_reads(data):
+    assert single(data) == as_decoded(data)
+
+
+@FUZZ
+@given(maybe_null_oids, maybe_null_oids, st.booleans(), st.integers(0, 2**16),
+       st.binary(min_size=1, max_size=8), st.integers(-8, 8))
+def test_single_get_next_on_damaged_steps_is_none_or_what_decode_reads(start, end, include, where,
+                                                             garbage, resize):
+    data = bytearray(encode(walk_step(start, end, include)))
+    where %= len(data)
+    data[where:where + len(garbage)] = garbage
+    data = bytes(data[:len(data) + resize] if resize < 0 else data + bytes(resize))
+    assert single(data) == as_decoded(data)

@@ -25,7 +25,9 @@ from lvsmon_snmp.agentx import codec
 from lvsmon_snmp.agentx.codec import ErrorCode, SearchRange
 from lvsmon_snmp.agentx.index import JoinedIndex
 from lvsmon_snmp.agentx.oids import SNMP_TRAP_OID_0
-from lvsmon_snmp.agentx.values import Value
+from lvsmon_snmp.agentx.session import Subagent
+from lvsmon_snmp.agentx.settings import AgentxSettings
+from lvsmon_snmp.agentx.values import END_OF_MIB_VIEW, Value
 from lvsmon_snmp.frontend import Agentx
 from lvsmon_snmp.indexer import AreaIndexes, IndexWorker, InterfaceIndexes, to_value
 from lvsmon_snmp.mib import keepalived_mib, lvsmon_mib, mapping, served, vrrpv3_mib
@@ -320,6 +322,50 @@ def test_frontend_serves_notifies_reports_and_reloads(tmp_path):
         await frontend.reload(Config(path="test"))
         assert store.current.frontends["agentx"] == FrontendState(running=False)
         await frontend.stop()
+        await master.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def test_a_walk_answered_without_a_pdu_is_the_framed_walk(tmp_path, monkeypatch):
+    index = indexes().build(served.state())
+    fast = []  # the starts answered by Subagent._walk_step
+    walk_step = Subagent._walk_step
+    monkeypatch.setattr(Subagent, "_walk_step", lambda agent, connection, request: (
+        fast.append(request[3]), walk_step(agent, connection, request)))
+
+    async def scenario():
+        master = FakeMaster(tmp_path / "master")
+        await master.start()
+        agent = Subagent(AgentxSettings(enabled=True, master=str(master.path), timeout=2.0),
+                         index=index)
+        await agent.start()
+        conn = await master.connection()
+        await conn.handshake()
+
+        async def walk(network_byte_order: bool) -> list[codec.VarBind]:
+            varbinds, start = [], ()
+            while not varbinds or varbinds[-1].value != END_OF_MIB_VIEW:
+                answer = await conn.ask(codec.GetNext(
+                    session_id=SESSION, transaction_id=len(varbinds), packet_id=conn.next_id(),
+                    ranges=(SearchRange(start),)), network_byte_order)
+                assert answer.transaction_id == len(varbinds) and answer.error == 0
+                varbinds.extend(answer.varbinds)
+                start = varbinds[-1].name
+            return varbinds
+
+        framed = await walk(network_byte_order=False)  # host order: the Framer and a Pdu
+        assert not fast
+        steps = await walk(network_byte_order=True)
+        assert steps == framed == [*(codec.VarBind(*pair) for pair in index),
+                                   codec.VarBind(index.last, END_OF_MIB_VIEW)]
+        assert fast == [(), *(oid for oid, _ in index)]
+        assert agent.counters.pdus_answered == {"getNext": 2 * (len(index) + 1)}
+        assert sum(agent.counters.bad_pdus.values()) == 0
+        stopping = asyncio.create_task(agent.stop())
+        close = await conn.read()
+        conn.send(codec.Response(session_id=SESSION, packet_id=close.packet_id))
+        await stopping
         await master.stop()
 
     asyncio.run(asyncio.wait_for(scenario(), 60))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pysnmp.proto import rfc1902
 
 from lvsmon_snmp.agentx.answers import answer_get, answer_get_bulk, answer_get_next
-from lvsmon_snmp.agentx.codec import SearchRange, VarBind
+from lvsmon_snmp.agentx.codec import SearchRange, VarBind, encode_varbind
 from lvsmon_snmp.agentx.index import (
     EMPTY_INDEX,
     JoinedIndex,
@@ -185,8 +185,6 @@ def test_get_next_is_a_bisect_not_a_scan():
 
 
 def test_wire_encodes_each_value_once():
-    from lvsmon_snmp.agentx.codec import encode_varbind
-
     index = sample_index()
     varbind = VarBind(SCALAR + (0,), Value.octet_string("scalar"))
     first = index.wire(varbind)
@@ -331,8 +329,76 @@ def test_row_index_with_new_data_on_the_same_oids_is_a_fresh_build():
                              [*datas, 1]) is None
 
 
+def test_a_rebuild_keeps_the_encoded_varbinds_of_unchanged_rows_only():
+    oids, types, datas = columns(list(INDEX))
+    first = RowIndex(oids, types, datas)
+    walked = {oid: first.next_wire(oid, include=True) for oid in oids}
+    changed = next(position for position, data in enumerate(datas) if isinstance(data, int))
+    moved = list(datas)
+    moved[changed] += 1
+    again = first.with_data(list(oids), types, moved)
+    for position, oid in enumerate(oids):
+        wire = again.next_wire(oid, include=True)
+        assert wire == encode_varbind(VarBind(oid, again.get(oid)))
+        if position == changed:
+            assert wire != walked[oid]
+        else:
+            assert wire is walked[oid]  # carried over, not encoded again
+    # Nothing walked yet: nothing to carry over, and the rebuild still answers right.
+    cold = RowIndex(oids, types, datas).with_data(list(oids), types, moved)
+    assert [cold.next_wire(oid, include=True) for oid in oids] == [
+        again.next_wire(oid, include=True) for oid in oids]
+
+
 def test_row_index_refuses_an_oid_given_twice_and_uneven_columns():
     with pytest.raises(OidIndexError, match="given twice"):
         RowIndex([BASE + (1,), BASE + (1,)], [ValueType.INTEGER] * 2, [1, 2])
     with pytest.raises(OidIndexError, match="columns"):
         RowIndex([BASE + (1,)], [], [])
+
+
+# -- next() already encoded: the walk's path ------------------------------------------
+
+
+def indexes_to_walk() -> dict[str, OidIndex]:
+    pairs = list(INDEX)
+    return {"oid": sample_index(),
+            "rows": RowIndex(*columns(pairs), objects=[SCALAR, COLUMN_1, COLUMN_2]),
+            "joined": join([OidIndex(pairs[:4], objects=[SCALAR, COLUMN_1]),
+                            RowIndex(*columns(pairs[4:]), objects=[COLUMN_2])])}
+
+
+# Every OID, points between them, before the first and after the last.
+STARTS = [(), (1,), BASE, *ORDER, *(oid + (0,) for oid in ORDER), SCALAR, COLUMN_2,
+          COLUMN_2 + (3, 0), BASE + (3,), (2,)]
+ENDS = [(), (1,), *ORDER, *(oid + (0,) for oid in ORDER), COLUMN_2, BASE + (3,)]
+
+
+@pytest.mark.parametrize("name", ["oid", "rows", "joined"])
+def test_next_wire_is_next_encoded(name):
+    index = indexes_to_walk()[name]
+    assert isinstance(index, JoinedIndex) == (name == "joined")
+    found_some = found_none = 0
+    for start in STARTS:
+        for include in (False, True):
+            for end in ENDS:
+                found = index.next(start, include, end)
+                wire = index.next_wire(start, include, end)
+                if found is None:
+                    assert wire is None, (start, include, end)
+                    found_none += 1
+                else:
+                    assert wire == encode_varbind(VarBind(*found)), (start, include, end)
+                    found_some += 1
+    assert found_some and found_none
+    assert EMPTY_INDEX.next_wire(BASE) is None
+
+
+@pytest.mark.parametrize("name", ["oid", "rows", "joined"])
+def test_next_wire_encodes_each_value_once(name):
+    index = indexes_to_walk()[name]
+    for start in STARTS:
+        first = index.next_wire(start)
+        assert index.next_wire(start) is first
+    # The walk and the other answers share the encoded varbinds.
+    assert index.wire(VarBind(*index.next(BASE))) is index.next_wire(BASE)
