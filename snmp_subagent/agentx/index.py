@@ -134,29 +134,28 @@ class OidIndex:
     def next(self, start: Oid, include: bool = False, end: Oid = ()) -> tuple[Oid, Value] | None:
         """The first (oid, value) after `start` (or at it, if `include`) and before `end`
         (() for no end); None if the range holds nothing."""
-        oids = self._oids
-        position = bisect_left(oids, start) if include else bisect_right(oids, start)
-        if position == len(oids):
-            return None
-        found = oids[position]
-        if end and found >= end:
-            return None
-        return found, self._values[position]
+        position = self._following(start, include, end)
+        return None if position is None else (self._oids[position], self._value(position))
 
     def next_wire(self, start: Oid, include: bool = False, end: Oid = ()) -> bytes | None:
         """next(), encoded as a Response carries it: the walk's path, which makes no Value
         once a varbind has been encoded."""
-        oids = self._oids
-        position = bisect_left(oids, start) if include else bisect_right(oids, start)
-        if position == len(oids):
+        position = self._following(start, include, end)
+        if position is None:
             return None
-        found = oids[position]
-        if end and found >= end:
-            return None
+        found = self._oids[position]
         wire = self._wire.get(found)
         if wire is None:
             wire = self._wire[found] = encode_varbind(VarBind(found, self._value(position)))
         return wire
+
+    def _following(self, start: Oid, include: bool, end: Oid) -> int | None:
+        """The position next() answers from (a bisect), or None."""
+        oids = self._oids
+        position = bisect_left(oids, start) if include else bisect_right(oids, start)
+        if position == len(oids) or (end and oids[position] >= end):
+            return None
+        return position
 
     def _value(self, position: int) -> Value:
         return self._values[position]
@@ -265,16 +264,6 @@ class RowIndex(OidIndex):
         if position is not None:
             return self._value(position)
         return NO_SUCH_INSTANCE if self.under_object(oid) else NO_SUCH_OBJECT
-
-    def next(self, start: Oid, include: bool = False, end: Oid = ()) -> tuple[Oid, Value] | None:
-        oids = self._oids
-        position = bisect_left(oids, start) if include else bisect_right(oids, start)
-        if position == len(oids):
-            return None
-        found = oids[position]
-        if end and found >= end:
-            return None
-        return found, self._value(position)
 
 
 def _oids_fit(oids: list) -> bool:
@@ -405,23 +394,24 @@ class JoinedIndex(OidIndex):
     def objects(self) -> frozenset[Oid]:
         return frozenset().union(*(part.objects for part in self._parts))
 
-    def next(self, start: Oid, include: bool = False, end: Oid = ()) -> tuple[Oid, Value] | None:
+    def _parts_from(self, start: Oid, end: Oid) -> Iterator[OidIndex]:
+        """The parts that may hold what follows `start` before `end`, in order."""
         parts = self._parts
         for position in range(bisect_left(self._lasts, start), len(parts)):
             part = parts[position]
             if end and part.first >= end:
-                return None
+                return
+            yield part
+
+    def next(self, start: Oid, include: bool = False, end: Oid = ()) -> tuple[Oid, Value] | None:
+        for part in self._parts_from(start, end):
             found = part.next(start, include, end)
             if found is not None:
                 return found
         return None
 
     def next_wire(self, start: Oid, include: bool = False, end: Oid = ()) -> bytes | None:
-        parts = self._parts
-        for position in range(bisect_left(self._lasts, start), len(parts)):
-            part = parts[position]
-            if end and part.first >= end:
-                return None
+        for part in self._parts_from(start, end):
             found = part.next_wire(start, include, end)
             if found is not None:
                 return found
