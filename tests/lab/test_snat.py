@@ -217,21 +217,26 @@ def test_overflow_counted_and_redump_recovers(lab):
     # A 4 KiB receive buffer holds a handful of events: a burst of 150 overflows it.
     proc, status = start_lvsmon(snat, tmp, "--receive-buffer-bytes", "4096")
     held = snat.python(snat.clients[0], "hold", topo.SERVER, str(topo.PORT), "150", name="hold")
-    lab.wait_for(lambda: '"held"' in held.log(), 20, what="150 held connections")
+    lab.wait_for(lambda: '"held"' in held.log(), 60, what="150 held connections")
     held_ports = {json.loads(x)["inside_port"] for x in held.log().splitlines() if '"inside"' in x}
 
     def recovered():
+        # Raises what is still missing: wait_for reports the last one if time runs out.
         info = json.loads(status.read_text())
         if info["lost_events"] == 0 or info["dumps"] < 2:
-            return None
+            raise LookupError(f"lost_events {info['lost_events']}, dumps {info['dumps']}")
         store = SqliteStore(tmp / "snat.sqlite", readonly=True)
         try:
             ports = {r.inside_port for r in store.log(inside=topo.CLIENTS[0]) if r.end_ns is None}
-            return info if held_ports <= ports else None
         finally:
             store.close()
+        missing = held_ports - ports
+        if missing:
+            raise LookupError(f"{len(missing)} of {len(held_ports)} held connections not open "
+                              f"in the store (e.g. port {min(missing)}); status {info}")
+        return info
 
-    info = lab.wait_for(recovered, 20, what="overflow counted and open connections recovered")
+    info = lab.wait_for(recovered, 60, what="overflow counted and open connections recovered")
     assert info["lost_events"] >= 1
     assert "event socket overflow" in proc.log()
     store = SqliteStore(tmp / "snat.sqlite", readonly=True)
