@@ -5,6 +5,7 @@
                      objects=["1.3.6.1.4.1.8072.9999.1", "1.3.6.1.4.1.8072.9999.2.1"])
     index.get((1, 3, 6, 1, 4, 1, 8072, 9999, 1, 0))     # a dict lookup
     index.next(start, include=False, end=())            # a bisect, never a scan
+    index.next_wire(start, include=False, end=())       # the same, encoded (kept per index)
     joined = join([keepalived_vrrp, ipvs, lvsmon])      # one index over several, no copy
 
 The session answers from whichever index it holds and swaps it by reference

@@ -658,10 +658,7 @@ class Subagent:
         answer = self._answer(pdu)
         if answer is not None:
             connection.send(answer)
-        self.counters.pdus_answered[name] += 1
-        elapsed = time.perf_counter() - started
-        if elapsed > self.counters.slowest_answer_seconds:
-            self.counters.slowest_answer_seconds = elapsed
+        self._answered(name, started)
 
     def _walk_step(self, connection: _Connection, request: tuple) -> None:
         """The hot path of _received: a GetNext of one range (codec.single_get_next) whose
@@ -673,10 +670,14 @@ class Subagent:
             wire = encode_varbind(VarBind(start, END_OF_MIB_VIEW))
         connection.send(encode_response(session_id=session, transaction_id=transaction,
                                         packet_id=packet, varbinds=wire))
-        self.counters.pdus_answered["getNext"] += 1
+        self._answered("getNext", started)
+
+    def _answered(self, name: str, started: float) -> None:
+        counters = self.counters
+        counters.pdus_answered[name] += 1
         elapsed = time.perf_counter() - started
-        if elapsed > self.counters.slowest_answer_seconds:
-            self.counters.slowest_answer_seconds = elapsed
+        if elapsed > counters.slowest_answer_seconds:
+            counters.slowest_answer_seconds = elapsed
 
     def _not_a_request(self, connection: _Connection, pdu: Pdu) -> None:
         """The answer to one of our requests, the master's Close, or a PDU a master never
