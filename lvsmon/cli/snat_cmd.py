@@ -107,12 +107,16 @@ def _emit(records, as_json: bool, empty: str) -> None:
 @click.option("--at", "at", required=True, metavar="TIME", help=query.TIME_HELP + ".")
 @click.option("--dest", metavar="IP[:PORT]",
               help="Only connections to this real destination (e.g. the real server).")
+@click.option("--protocol", metavar="NAME",
+              help="Only connections of this protocol: tcp, udp, sctp ... or its number. "
+                   "TCP and UDP each have their own ports, so one translated port can "
+                   "carry one connection of each at once.")
 @click.option("--slack", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Seconds either side of TIME that still count (log times are coarse).")
 @_CONFIG
 @_STORE
 @_JSON
-def who(translated, at, dest, slack, config_path, store, as_json):
+def who(translated, at, dest, protocol, slack, config_path, store, as_json):
     """Which inside client(s) used a translated address and port at a time.
 
     Records whose translated source was IP:PORT at TIME (within --slack), open
@@ -125,13 +129,15 @@ def who(translated, at, dest, slack, config_path, store, as_json):
     address, port = query.parse_endpoint(translated, port_required=True)
     at_ns = query.parse_time(at)
     destination = query.parse_endpoint(dest) if dest else None
+    protocol = query.parse_protocol(protocol) if protocol is not None else None
     db = SqliteStore(store_path_for(config_path, store), readonly=True)
     try:
-        records = db.who(address, port, at_ns, int(slack * 1e9), destination)
+        records = db.who(address, port, at_ns, int(slack * 1e9), destination, protocol)
     finally:
         db.close()
+    what = f"{protocol} connection" if protocol else "connection"
     where = f" towards {dest}" if dest else ""
-    _emit(records, as_json, f"no connection used {translated}{where} at {iso_utc(at_ns)} "
+    _emit(records, as_json, f"no {what} used {translated}{where} at {iso_utc(at_ns)} "
                             f"(+-{slack:g} s)")
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from lvsmon.errors import UsageError
 from lvsmon.model import SnatConnection, join_host_port
 from lvsmon.model.snat import iso_utc
+from lvsmon.netlink import IP_PROTOCOL_NUMBERS, protocol_name
 
 _UNIT_SECONDS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
@@ -49,6 +50,18 @@ def parse_time(text: str, now_ns: int | None = None) -> int:
         moment = moment.replace(tzinfo=UTC)
     whole = int(moment.replace(microsecond=0).timestamp())
     return whole * 1_000_000_000 + moment.microsecond * 1000
+
+
+def parse_protocol(text: str) -> str:
+    """"tcp", "TCP" or "6" -> "tcp": the protocol as the store names it (a protocol without
+    a name here is stored as its number)."""
+    value = text.strip().lower()
+    if value.isdigit() and int(value) <= 255:
+        return protocol_name(int(value))
+    if value in IP_PROTOCOL_NUMBERS:
+        return value
+    raise UsageError(f"unknown protocol {text!r}",
+                     f"a name ({', '.join(sorted(IP_PROTOCOL_NUMBERS))}) or a number 0-255")
 
 
 def parse_endpoint(text: str, *, port_required: bool = False) -> tuple[str, int | None]:

@@ -239,11 +239,15 @@ class SqliteStore:
         return records
 
     def who(self, address: str, port: int | None, at_ns: int, slack_ns: int = 0,
-            destination: tuple[str, int | None] | None = None) -> list[SnatConnection]:
+            destination: tuple[str, int | None] | None = None,
+            protocol: str | None = None) -> list[SnatConnection]:
         """Records whose translated address and port were in use at `at_ns` (+- slack)."""
         where = ("translated_address = ? AND translated_port IS ? AND start_ns <= ? "
                  "AND (end_ns IS NULL OR end_ns >= ?)")
         args: tuple = (address, port, at_ns + slack_ns, at_ns - slack_ns)
+        if protocol is not None:
+            where += " AND protocol = ?"
+            args += (protocol,)
         if destination is not None:
             where += " AND real_destination_address = ?"
             args += (destination[0],)

@@ -5,9 +5,9 @@
     prometheus.query('lvsmon_vrrp_masters{vrid="51"}')  # [(labels, value), ...]
     prometheus.wait_for('lvsmon_vrrp_masters{vrid="51"} == 2', what="split brain seen")
 
-Scrapes and rule evaluations run every second, so a test waits seconds, not minutes. The
-API listens on the namespace's loopback only; queries go through `promtool query` run
-inside the namespace.
+Scrapes (unless scrape_seconds says otherwise) and rule evaluations run every second, so a
+test waits seconds, not minutes. The API listens on the namespace's loopback only; queries
+go through `promtool query` run inside the namespace.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ PORT = 9090
 
 class Prometheus:
     def __init__(self, lab, namespace, jobs: dict[str, list[str]], rules: list[Path] = (),
-                 port: int = PORT, extra_job_text: str = ""):  # fmt: skip
+                 port: int = PORT, extra_job_text: str = "", scrape_seconds: int = 1):  # fmt: skip
         self.lab, self.namespace, self.port = lab, namespace, port
         home = lab.tmpdir / f"prometheus-{namespace.short}"
         (home / "data").mkdir(parents=True)
-        text = ("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        # A scrape that times out marks the target's series stale: a slow lab (the guest,
+        # under TCG) asks for a longer interval, which is also the timeout.
+        text = (f"global:\n  scrape_interval: {scrape_seconds}s\n"
+                f"  scrape_timeout: {scrape_seconds}s\n"
                 "  evaluation_interval: 1s\n")  # fmt: skip
         if rules:
             text += "rule_files:\n" + "".join(f"  - {path}\n" for path in rules)

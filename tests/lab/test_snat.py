@@ -152,20 +152,28 @@ def test_flows_recorded_and_match_conntrack_witness(lab):
         # Ended flows have the kernel's start and end: the server's time must fall inside
         # exactly. Held ones have only the time lvsmon read their NEW event: allow 1 s.
         held_one = (seen["proto"], seen["peer_port"]) in held_translated
+        # A TCP and a UDP flow may share a translated port (each protocol has its own
+        # ports): the server's log says which, and --protocol asks for that one.
         answer = lvsmon_cli("who", "--store", str(tmp / "snat.sqlite"), "--translated",
                             f"{seen['peer']}:{seen['peer_port']}", "--at", at,
-                            "--slack", "1" if held_one else "0",
+                            "--slack", "1" if held_one else "0", "--protocol", seen["proto"],
                             "--dest", f"{topo.SERVER}:{topo.PORT}", "--json")
-        # A TCP and a UDP flow may share a translated port (each protocol has its own
-        # ports), and `who` has no protocol to ask by: the server's log has it.
-        found = [found for line in answer.stdout.splitlines()
-                 if (found := json.loads(line))["protocol"] == seen["proto"]]
+        found = [json.loads(line) for line in answer.stdout.splitlines()]
         assert len(found) == 1, (seen, answer.stdout)
+        assert found[0]["protocol"] == seen["proto"]
         assert found[0]["inside_address"] in topo.CLIENTS
 
     nobody = lvsmon_cli("who", "--store", str(tmp / "snat.sqlite"), "--translated",
                         f"{topo.ROUTER_OUTSIDE}:39999", "--at", "now")
     assert nobody.stdout.startswith("no connection used 10.71.2.1:39999")
+    still_open = next(r for r in records if r.end_ns is None)
+    asked = ("who", "--store", str(tmp / "snat.sqlite"), "--translated",
+             f"{still_open.translated_address}:{still_open.translated_port}", "--at", "now")
+    [found] = [json.loads(line) for line in lvsmon_cli(
+        *asked, "--protocol", still_open.protocol, "--json").stdout.splitlines()]
+    assert found["conntrack_id"] == still_open.conntrack_id
+    no_sctp = lvsmon_cli(*asked, "--protocol", "sctp")
+    assert no_sctp.stdout.startswith("no sctp connection used"), no_sctp.stdout
     log = lvsmon_cli("log", "--store", str(tmp / "snat.sqlite"), "--inside", topo.CLIENTS[1],
                      "--since", "10 minutes ago")
     assert len(log.stdout.splitlines()) == 10

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from lvsmon import __version__
+from lvsmon.model import SnatConnection
+from lvsmon.snat.store_sqlite import SqliteStore
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ipvs"
 
@@ -100,3 +102,28 @@ def test_bad_spellings_are_usage_errors_that_change_nothing(service, real_server
     assert result.stderr.startswith("lvsmon: ")
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_snat_who_by_protocol(tmp_path):
+    start = 1_795_514_592_000_000_000  # 2026-11-24T10:03:12Z
+    store = SqliteStore(tmp_path / "snat.sqlite")
+    store.write([SnatConnection(
+        protocol=protocol, family="inet", inside_address="192.168.1.20", inside_port=port,
+        translated_address="10.0.0.5", translated_port=40001, start_ns=start, end_ns=None,
+        original_destination_address="10.0.0.100", original_destination_port=80,
+        real_destination_address="10.0.1.12", real_destination_port=8080,
+        conntrack_id=port, node="lb1", start_exact=True)
+        for protocol, port in (("tcp", 51000), ("udp", 52000))], [])
+    store.close()
+    asked = ("snat", "who", "--store", str(tmp_path / "snat.sqlite"), "--translated",
+             "10.0.0.5:40001", "--at", "2026-11-24T10:03:13")
+    both = lvsmon(*asked, "--json", check=True).stdout.splitlines()
+    assert sorted(json.loads(line)["protocol"] for line in both) == ["tcp", "udp"]
+    udp = [json.loads(line) for line in
+           lvsmon(*asked, "--protocol", "UDP", "--json", check=True).stdout.splitlines()]
+    assert [(r["protocol"], r["inside_port"]) for r in udp] == [("udp", 52000)]
+    none = lvsmon(*asked, "--protocol", "132", check=True)
+    assert none.stdout.startswith("no sctp connection used 10.0.0.5:40001 at 2026-11-24")
+    bad = lvsmon(*asked, "--protocol", "tcpx")
+    assert bad.returncode == 2 and "unknown protocol 'tcpx'" in bad.stderr, bad.stderr
+    assert bad.stdout == ""

@@ -4,7 +4,7 @@ import pytest
 
 from lvsmon.errors import UsageError
 from lvsmon.model import SnatConnection
-from lvsmon.snat.query import format_record, parse_endpoint, parse_time
+from lvsmon.snat.query import format_record, parse_endpoint, parse_protocol, parse_time
 
 NOW = 1_795_000_000_000_000_000  # a fixed "now" in ns
 
@@ -62,6 +62,18 @@ def test_endpoints(text, expected):
 def test_bad_endpoints(text):
     with pytest.raises(UsageError):
         parse_endpoint(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("tcp", "tcp"), (" UDP ", "udp"), ("6", "tcp"), ("132", "sctp"), ("250", "250")])
+def test_protocols(text, expected):
+    assert parse_protocol(text) == expected
+
+
+@pytest.mark.parametrize("text", ["tcpx", "256", "-1", ""])
+def test_bad_protocols(text):
+    with pytest.raises(UsageError, match="unknown protocol"):
+        parse_protocol(text)
 
 
 def test_port_required():

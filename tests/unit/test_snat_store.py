@@ -101,6 +101,15 @@ def test_who_finds_the_connection_in_use_at_a_time(store):
     assert store.who("10.0.0.5", 40001, T0 + 5 * S, destination=("10.0.1.12", 81)) == []
 
 
+def test_who_by_protocol_tells_tcp_and_udp_on_one_port_apart(store):
+    store.write([conn(ct_id=1, start=T0), conn(ct_id=2, inside_port=52000, start=T0,
+                                               protocol="udp")], [])
+    assert [r.conntrack_id for r in store.who("10.0.0.5", 40001, T0 + S)] == [1, 2]
+    assert [r.conntrack_id for r in store.who("10.0.0.5", 40001, T0 + S, protocol="udp")] == [2]
+    assert [r.conntrack_id for r in store.who("10.0.0.5", 40001, T0 + S, protocol="tcp")] == [1]
+    assert store.who("10.0.0.5", 40001, T0 + S, protocol="sctp") == []
+
+
 def test_log_selects_by_inside_and_overlap(store):
     store.write([conn(ct_id=1, start=T0, end=T0 + 10 * S),
                  conn(ct_id=2, inside_port=52000, start=T0 + 20 * S, end=T0 + 30 * S),

@@ -329,7 +329,7 @@ def build_site() -> Iterator[Site]:
             _start_director(site, director)
         site.prometheus = Prometheus(
             lab, monitor, {"lvsmon": [d.exporter for d in directors.values()]},
-            rules=[REPO / "deploy" / "prometheus-lvsmon.rules.yml"])
+            rules=[REPO / "deploy" / "prometheus-lvsmon.rules.yml"], scrape_seconds=2)
         _start_nrpe(site)
         _wait_ready(site)
         site.traffic = clients["client1"].spawn(

@@ -1,6 +1,6 @@
 """The guest topology carries real traffic through IPVS, and ipvsadm sees the counters move."""
 
-from tests.vm.guest.topology import parse_ipvsadm_stats
+from tests.vm.guest.topology import ipvsadm_rates, parse_ipvsadm_stats
 
 
 def test_every_service_is_in_the_table(ipvs_topology):
@@ -33,6 +33,15 @@ def test_ipvsadm_counters_move_with_traffic(ipvs_topology):
     per_server = sum(after[rs.endpoint].connections - before[rs.endpoint].connections
                      for rs in ipvs_topology.services["nat"].real_servers)
     assert per_server == 6
+
+
+def test_settle_waits_until_every_connection_is_counted(ipvs_topology):
+    before = ipvs_topology.settled_stats("nat")
+    for _ in range(2):  # the read right after the traffic: settle() alone makes it exact
+        ipvs_topology.send_tcp("nat", 4)
+        after = ipvs_topology.settled_stats("nat")
+        assert after["service"].connections == before["service"].connections + 4
+        before = after
 
 
 def test_ipv6_fwmark_udp_and_persistent_services_carry_traffic(ipvs_topology):
@@ -73,3 +82,15 @@ TCP  10.100.0.1:80                      30      180      120    10280     9720
     stats = parse_ipvsadm_stats(out)
     assert stats["service"].connections == 30
     assert stats["10.20.0.11:8080"].bytes_out == 4860
+
+
+def test_ipvsadm_rates_reads_every_rate_and_no_address():
+    out = """IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS
+  -> RemoteAddress:Port
+TCP  10.100.0.1:80                       2       12        8      685      648
+  -> 10.20.0.11:8080                     1        6        4      342      324
+FWM  7                                   0        0        0        0        0
+  -> 10.20.0.12:8080                     0        0        0        0        0
+"""
+    assert ipvsadm_rates(out) == [2, 12, 8, 685, 648, 1, 6, 4, 342, 324] + [0] * 10

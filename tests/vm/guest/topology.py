@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.lab import Lab, Namespace, Process
+from tests.lab.errors import WaitTimeout
 
 PEERS = Path(__file__).with_name("peers.py")
 TCP_PORT = 8080
@@ -45,8 +45,8 @@ REAL_SERVERS = {"rs1": ("10.20.0.11", "fd00:2::11"),
                 "rs3": ("10.20.0.13", "fd00:2::13")}
 FORWARD_FLAGS = {"masq": "-m", "route": "-g", "tunnel": "-i"}  # ipvsadm's words for them
 # Kernels before 6.2 fold the per-CPU IPVS counters into what they report only when the
-# rate estimator runs, every 2 s: counters are exact once traffic has been quiet that long.
-STATS_SETTLE_SECONDS = 2.5
+# rate estimator runs, every 2 s (later on a busy guest): see Topology.settle().
+ESTIMATOR_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ class Topology:
     hosts: dict[str, Namespace]  # real server namespaces by short name
     servers: dict[str, Process]  # the peers.py server in each of them
     services: dict[str, ServiceSpec]
-    last_traffic: float = 0.0  # time.monotonic() of the last traffic this object sent
+    streams: list[Process] = field(default_factory=list)  # start_traffic's, until settle()
 
     def ipvsadm(self, *args: str) -> str:
         """Run ipvsadm in the director; return its stdout."""
@@ -211,9 +211,28 @@ class Topology:
         out = self.ipvsadm("-Ln", "--stats", "--exact", *spec.ipvsadm_id())
         return parse_ipvsadm_stats(out)
 
-    def settle(self) -> None:
-        """Wait until the kernel reports every packet sent so far (see STATS_SETTLE_SECONDS)."""
-        time.sleep(max(0.0, self.last_traffic + STATS_SETTLE_SECONDS - time.monotonic()))
+    def settle(self, timeout: float = 60) -> None:
+        """Wait until the kernel reports every packet sent so far.
+
+        This kernel adds its per-CPU counters into what it reports only when its rate
+        estimator runs, and a run shows in the rates: they move towards the traffic of the
+        period before. So, once the traffic has ended, wait for the table's rates to change:
+        that run came after the traffic. Rates that are all zero and stay so for three
+        periods mean there was no traffic left to count (it would have made a rate)."""
+        for stream in self.streams:
+            self.lab.wait_for(lambda s=stream: not s.alive, timeout, what=f"{stream.name} ended")
+        self.streams.clear()
+        first = self.ipvsadm("-Ln", "--rate", "--exact")
+
+        def estimated_again() -> bool:
+            return self.ipvsadm("-Ln", "--rate", "--exact") != first
+        what = "the IPVS rate estimator's next run (the rates changed)"
+        if any(ipvsadm_rates(first)):
+            self.lab.wait_for(estimated_again, timeout, what=what, interval=0.25)
+        else:
+            with suppress(WaitTimeout):
+                self.lab.wait_for(estimated_again, 3 * ESTIMATOR_SECONDS + 0.5, what=what,
+                                  interval=0.25)
 
     def settled_stats(self, service: str) -> dict[str, Stats]:
         self.settle()
@@ -221,10 +240,7 @@ class Topology:
 
     def _peer(self, *args: object) -> str:
         argv = [sys.executable, "-I", "-S", str(PEERS), *[str(a) for a in args]]
-        try:
-            return self.client.run(argv, timeout=120).stdout
-        finally:
-            self.last_traffic = time.monotonic()
+        return self.client.run(argv, timeout=120).stdout
 
     def _target(self, service: str) -> tuple[str, int]:
         spec = self.services[service]
@@ -245,8 +261,9 @@ class Topology:
         (the process then logs {"host": answers} JSON); for watching rates while it flows."""
         argv = [sys.executable, "-I", "-S", str(PEERS), "stream", *self._target(service),
                 str(seconds), str(per_second)]
-        self.last_traffic = time.monotonic() + seconds
-        return self.client.spawn(argv, name=f"traffic-{service}")
+        stream = self.client.spawn(argv, name=f"traffic-{service}")
+        self.streams.append(stream)
+        return stream
 
     def hold_connection(self, service: str, timeout: float = 30) -> HeldConnection:
         """Open one TCP connection to the service and keep it open until .close()."""
@@ -254,7 +271,6 @@ class Topology:
         argv = [sys.executable, "-I", "-S", str(PEERS), "hold", host, str(port)]
         process = self.client.spawn(argv, name=f"hold-{service}")
         line = self.lab.wait_for(lambda: _held_by(process), timeout, what="held connection")
-        self.last_traffic = time.monotonic()
         return HeldConnection(process, line)
 
 
@@ -264,6 +280,12 @@ def _held_by(process: Process) -> str | None:
             return line.removeprefix("held by ").strip()
     process.check_running()
     return None
+
+
+def ipvsadm_rates(out: str) -> list[int]:
+    """Every rate of `ipvsadm -Ln --rate --exact` (five per service and real server)."""
+    return [int(f) for line in out.splitlines() if len(fields := line.split()) >= 6
+            and all(f.isdigit() for f in fields[-5:]) for f in fields[-5:]]
 
 
 def parse_ipvsadm_stats(out: str) -> dict[str, Stats]:

@@ -25,6 +25,7 @@ everything is torn down either way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -38,8 +39,10 @@ from datetime import UTC, datetime
 from lvsmon_snmp.agentx import format_oid
 from lvsmon_snmp.mib.keepalived_mib import REAL_SERVER_ENTRY
 from lvsmon_snmp.mib.lvsmon_mib import SPLIT_BRAIN, Layout
+from tests.lab.errors import WaitTimeout
 from tests.lab.firewall import block_vrrp, unblock_vrrp
 from tests.lab.keepalived import kill_hard
+from tests.lab.waiting import wait_for
 from tests.vm.guest.site import (
     CLIENTS,
     PYTHON_ENV,
@@ -129,12 +132,35 @@ class Narrator:
         {first label's value: value}."""
         labels = labels or ("instance",)
         samples = self.site.prometheus.query(expression)
+        self._show_samples(expression, samples, labels)
+        return {found.get(labels[0], ""): value for found, value in samples}
+
+    def promql_until(self, expression: str, wanted: Callable[[dict], bool], what: str,
+                     label: str | None = None, timeout: float = 60) -> dict:
+        """{director: value, or the value of `label`} of an instant query, asked again until
+        `wanted` holds of it (the expectation `what`) or `timeout` seconds pass; the last
+        answer is shown.
+
+        Asked again because one answer is not enough: a scrape that timed out (a busy
+        guest) marks that director's series stale until its next good scrape."""
+        seen: list = []
+
+        def holds() -> bool:
+            seen[:] = self.site.prometheus.query(expression)
+            return wanted(per_director(self.site, seen, label))
+        with contextlib.suppress(WaitTimeout):  # recorded below, with what was seen last
+            wait_for(holds, timeout, what=what, interval=0.5)
+        self._show_samples(expression, seen, ("instance", label) if label else ("instance",))
+        values = per_director(self.site, seen, label)
+        self.expect(wanted(values), what)
+        return values
+
+    def _show_samples(self, expression: str, samples: list, labels: tuple[str, ...]) -> None:
         text = "\n".join(
             "{" + ", ".join(f'{name}="{found.get(name, "")}"' for name in labels) + f"}}  {value:g}"
             for found, value in sorted(samples, key=lambda s: sorted(s[0].items())))
         self.show("monitor", f"promtool query instant http://127.0.0.1:9090 '{expression}'",
                   text or "(empty)")
-        return {found.get(labels[0], ""): value for found, value in samples}
 
     def snmpwalk(self, director: Director, *columns: tuple[int, ...], trim: int = TRIM
                  ) -> list[list[tuple[str, str, str]]]:
@@ -184,13 +210,19 @@ def real_server_rows(address_walk, port_walk, weight_walk) -> dict[str, int]:
     return rows
 
 
+MASTER_ROUTER = f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1'
+
+
 def master_routers(site: Site) -> dict[str, str]:
     """{director: the router it sees advertising as master}, per Prometheus."""
-    found = {}
-    for labels, _ in site.prometheus.query(
-            f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1'):
-        found[labels["instance"]] = labels["router"]
-    return by_director(site, found)
+    return per_director(site, site.prometheus.query(MASTER_ROUTER), "router")
+
+
+def per_director(site: Site, samples: list[tuple[dict, float]], label: str | None = None
+                 ) -> dict:
+    """{director: value, or the value of `label`} of a query's samples."""
+    return by_director(site, {found.get("instance", ""): found.get(label, "") if label else value
+                              for found, value in samples})
 
 
 def by_director(site: Site, values: dict) -> dict:
@@ -211,13 +243,15 @@ def step_healthy(n: Narrator) -> dict:
     n.lvsmon(lb1, "ipvs", "--stats")
     diff = n.lvsmon(lb1, "keepalived", "diff", "--config", str(lb1.keepalived_conf))
     n.expect(diff.returncode == 0, "lvsmon keepalived diff: the kernel is as configured")
-    masters = by_director(site, n.promql(f'lvsmon_vrrp_masters{{vrid="{VRID}"}}'))
-    n.expect(masters == {"lb1": 1, "lb2": 1}, "one master seen from both directors")
-    routers = master_routers(site)
-    n.promql(f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1', "instance", "router")
-    connections = by_director(site, n.promql(
-        f'lvsmon_ipvs_service_connections_total{{service="{SERVICE}"}}'))
-    n.expect(connections.get("lb1", 0) > 0, "lb1 has forwarded connections")
+    masters = n.promql_until(f'lvsmon_vrrp_masters{{vrid="{VRID}"}}',
+                             lambda seen: seen == {"lb1": 1, "lb2": 1},
+                             "one master seen from both directors")
+    routers = n.promql_until(MASTER_ROUTER,
+                             lambda seen: seen == {"lb1": lb1.front, "lb2": lb1.front},
+                             "both directors name lb1 master", label="router")
+    connections = n.promql_until(
+        f'lvsmon_ipvs_service_connections_total{{service="{SERVICE}"}}',
+        lambda seen: seen.get("lb1", 0) > 0, "lb1 has forwarded connections")
     walks = n.snmpwalk(lb1, RS_ADDRESS, RS_PORT, RS_WEIGHT)
     snmp_rows = real_server_rows(*walks)
     n.expect(snmp_rows == site.weights(lb1), "realServerTable: the real servers as ipvsadm")
@@ -306,15 +340,15 @@ def step_failover(n: Narrator) -> dict:
 
 
 def _failover_seen(n: Narrator, codes: list[int]) -> dict:
-    site, lb1, lb2 = n.site, n.site.lb1, n.site.lb2
+    lb1, lb2 = n.site.lb1, n.site.lb2
     n.say(f"# check_vrrp on both directors, run {len(codes)} times through the failover: "
           f"exit codes {sorted(set(codes))}")
-    routers = master_routers(site)
-    n.promql(f'lvsmon_vrrp_router_master{{vrid="{VRID}"}} == 1', "instance", "router")
+    routers = n.promql_until(MASTER_ROUTER,
+                             lambda seen: seen == {"lb1": lb2.front, "lb2": lb2.front},
+                             "the exporters name lb2 master", label="router")
     walk = n.snmpwalk(lb2, SEGMENT_MASTER)[0]
     agentx = segment_masters(walk)
     final = {d.name: n.check_nrpe(d, "check_vrrp") for d in (lb1, lb2)}
-    n.expect(set(routers.values()) == {lb2.front}, "the exporters name lb2 master")
     n.expect(agentx == [lb2.front], "lvsmonSegmentMaster on lb2 names lb2")
     n.expect(CRITICAL not in codes and CRITICAL not in final.values(),
              "no CRITICAL from the failover alone")
@@ -359,17 +393,10 @@ def step_split_brain(n: Narrator) -> dict:
     site.prometheus.lab.wait_for(lambda: not site.prometheus.query(
         'ALERTS{alertname="LvsmonVrrpSplitBrain",alertstate="firing"}'), 60,
         what="the alert resolved")
-    # A scrape that timed out (1 s, a slow guest) also ends the alert, with the series gone
-    # stale: wait for both directors' fresh samples before showing them.
-    masters_query = f'lvsmon_vrrp_masters{{vrid="{VRID}"}}'
-    site.prometheus.lab.wait_for(
-        lambda: by_director(site, {found.get("instance", ""): value for found, value
-                                   in site.prometheus.query(masters_query)})
-        == {"lb1": 1, "lb2": 1}, 60, what="one master of VRID 51 in Prometheus again")
     healed = n.check_nrpe(lb1, "check_vrrp")
-    masters = by_director(site, n.promql(masters_query))
     n.expect(healed != CRITICAL, "check_vrrp not CRITICAL once healed")
-    n.expect(masters == {"lb1": 1, "lb2": 1}, "one master again")
+    masters = n.promql_until(f'lvsmon_vrrp_masters{{vrid="{VRID}"}}',
+                             lambda seen: seen == {"lb1": 1, "lb2": 1}, "one master again")
     return {"check_vrrp": code, "alert_firing": bool(alert), "trap": bool(trap),
             "check_vrrp_healed": healed, "masters_healed": masters}
 
@@ -434,16 +461,14 @@ def step_sorry(n: Narrator) -> dict:
                           "--json")
     kinds = sorted(set(_kinds(json.loads(as_json.stdout or "{}"))))
     check = n.check_nrpe(lb1, "check_ipvs_web")
-    gauge = site.prometheus.wait_for(
-        f'lvsmon_keepalived_sorry_server_active{{service="{SERVICE}"}} == 1', 30,
-        what="the sorry server gauge")
-    n.promql(f'lvsmon_keepalived_sorry_server_active{{service="{SERVICE}"}}')
+    gauge = n.promql_until(f'lvsmon_keepalived_sorry_server_active{{service="{SERVICE}"}}',
+                           lambda seen: seen.get("lb1") == 1,
+                           "lb1's exporter: the sorry server active")
     n.expect(diff.returncode == 1 and "sorry_server_serving" in kinds,
              "lvsmon keepalived diff: the sorry server is serving")
     n.expect(check == CRITICAL, "check_ipvs with the sorry server: CRITICAL")
     return {"diff_exit": diff.returncode, "diff_kinds": kinds, "check_ipvs": check,
-            "sorry_gauge": by_director(site, {labels["instance"]: value
-                                              for labels, value in gauge})}
+            "sorry_gauge": gauge}
 
 
 def _kinds(document) -> list[str]:
