@@ -282,25 +282,24 @@ def _held_by(process: Process) -> str | None:
     return None
 
 
+def _entries(out: str) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """Each service and real server line of `ipvsadm -Ln --stats|--rate --exact`: its
+    fields, and its five numbers (counters or rates) in the order printed."""
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and all(f.isdigit() for f in fields[-5:]):  # not a header
+            yield fields, tuple(int(f) for f in fields[-5:])
+
+
 def ipvsadm_rates(out: str) -> list[int]:
     """Every rate of `ipvsadm -Ln --rate --exact` (five per service and real server)."""
-    return [int(f) for line in out.splitlines() if len(fields := line.split()) >= 6
-            and all(f.isdigit() for f in fields[-5:]) for f in fields[-5:]]
+    return [rate for _, rates in _entries(out) for rate in rates]
 
 
 def parse_ipvsadm_stats(out: str) -> dict[str, Stats]:
     """Parse `ipvsadm -Ln --stats --exact` for ONE service (the caller names it)."""
-    found: dict[str, Stats] = {}
-    for line in out.splitlines():
-        fields = line.split()
-        if len(fields) < 6 or not fields[-1].isdigit():
-            continue  # headers
-        numbers = Stats(*(int(f) for f in fields[-5:]))
-        if fields[0] == "->":
-            found[fields[1]] = numbers
-        else:
-            found["service"] = numbers
-    return found
+    return {fields[1] if fields[0] == "->" else "service": Stats(*numbers)
+            for fields, numbers in _entries(out)}
 
 
 def _build_network(lab: Lab) -> tuple[Namespace, Namespace, dict[str, Namespace]]:
